@@ -1,0 +1,1 @@
+"""jamd's training half: corpora -> grid tokens -> Keras LSTM -> single-step ONNX + sidecar."""
