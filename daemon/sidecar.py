@@ -12,8 +12,12 @@ Written by ``training/export.py``, read by the daemon. Format ``jamd-model/1``::
       "logits_output": "logits",
       "state": [{"input": "h", "output": "h_out", "size": 256},
                 {"input": "c", "output": "c_out", "size": 256}],
-      "corpus": {...}, "training": {...}, "metrics": {...}
+      "corpus": {...}, "training": {...}, "metrics": {...},
+      "extra": {...}                         # kind "chords": {"chords": ["N", "C", "Cm", ...], ...}
     }
+
+A ``chords`` model reads melody tokens (``vocabulary``) and its logits score the chord
+symbols of ``extra.chords`` (``daemon/chords.py``), one chord per beat.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from daemon.chords import check_vocabulary
 from daemon.encoding import SPECIAL_TOKENS, Vocabulary
 from daemon.errors import JamdError
 
@@ -55,6 +60,14 @@ class Sidecar:
     @property
     def vocab(self) -> Vocabulary:
         return Vocabulary(self.vocabulary)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """What the logits score, in id order: the input vocabulary, or a chord model's chord symbols.
+
+        A ``chords`` model reads melody tokens (``vocabulary``) and scores ``extra["chords"]``.
+        """
+        return tuple(self.extra["chords"]) if self.kind == "chords" else self.vocabulary
 
     def to_json(self) -> str:
         data = {"format": FORMAT, **asdict(self)}
@@ -98,6 +111,15 @@ def load_sidecar(path: Path) -> Sidecar:
     steps = need("steps_per_beat", int)
     if not 1 <= steps <= 24:
         raise JamdError(f"{path}: steps_per_beat is {steps}, expected 1 to 24")
+    extra = data.get("extra", {})
+    if kind == "chords":
+        chords = extra.get("chords") if isinstance(extra, dict) else None
+        if not isinstance(chords, list) or not chords:
+            raise JamdError(f"{path}: a chords model needs extra.chords, the list of chord symbols it scores; "
+                            "re-export it with jamd-train fit-chords")
+        bad = check_vocabulary([str(c) for c in chords])
+        if bad:
+            raise JamdError(f"{path}: extra.chords has unknown chord symbols {bad[:5]}; re-export the model")
     try:
         state = tuple(StateTensor(str(s["input"]), str(s["output"]), int(s["size"])) for s in need("state", list))
     except (KeyError, TypeError, ValueError):
@@ -113,5 +135,5 @@ def load_sidecar(path: Path) -> Sidecar:
         corpus=data.get("corpus", {}),
         training=data.get("training", {}),
         metrics=data.get("metrics", {}),
-        extra=data.get("extra", {}),
+        extra=extra,
     )

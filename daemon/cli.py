@@ -1,0 +1,138 @@
+"""The ``jamd`` command: ``run`` (the daemon), ``ports`` (what can be connected), ``play`` (a file).
+
+Errors a user can act on (JamdError) print as one line, ``jamd: error: ...``, exit code 2.
+Logs go to stderr, where journald picks them up under systemd. Heavy modules (onnxruntime)
+are imported inside the commands so ``jamd --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from daemon import config as settings
+from daemon.errors import JamdError
+
+log = logging.getLogger("jamd")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jamd", description="An LSTM jam partner on MIDI: listens to a "
+                                     "player and plays back, live.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    run = commands.add_parser("run", help="run the jam partner on MIDI ports",
+                              description="Listen on MIDI input ports and play on an output. With no ports "
+                              "named, open virtual ports 'jamd in' and 'jamd out' for others to connect. "
+                              "SIGTERM/SIGINT stop it cleanly (every note ended), SIGHUP re-reads the "
+                              "settings and the model.")
+    settings.add_arguments(run)
+    ports = commands.add_parser("ports", help="list the MIDI ports jamd can connect to",
+                                description="List input and output ports on each MIDI backend (or say why "
+                                "a backend is unavailable).")
+    ports.add_argument("--backend", choices=settings.BACKENDS, default="auto",
+                       help="only this backend (default: every one there is)")
+    play = commands.add_parser("play", help="run jamd on a MIDI file, offline",
+                               description="Feed a MIDI file through jamd in simulated time and write the "
+                               "player's part and jamd's answer as a two-track MIDI file.")
+    # dest names must not be Config fields: config_from_args reads every field it finds.
+    play.add_argument("in_file", type=Path, metavar="IN.mid", help="the player's MIDI file")
+    play.add_argument("-o", "--output-file", type=Path, required=True, metavar="OUT.mid",
+                      help="where to write the two-track result")
+    for name in ("config", "model", "mode", "tempo", "seed", "temperature", "top_k", "channel",
+                 "beats_per_bar", "answer_after_bars", "answer_bars", "log_level"):
+        _copy_flag(run, play, name)
+    return parser
+
+
+def _copy_flag(source: argparse.ArgumentParser, target: argparse.ArgumentParser, name: str) -> None:
+    """Give ``play`` the same flag (help, type, choices) as ``run``: one schema, config.py."""
+    flag = "--" + name.replace("_", "-")
+    action = next(a for a in source._actions if flag in a.option_strings)
+    target.add_argument(flag, type=action.type, default=argparse.SUPPRESS, metavar=action.metavar,
+                        choices=action.choices, help=action.help, dest=action.dest)
+
+
+def setup_logging(level: str) -> None:
+    # journald stamps each line itself; a terminal gets the time from us.
+    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
+    logging.basicConfig(stream=sys.stderr, level=level.upper(), format=stamp + "%(levelname)s %(message)s",
+                        force=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    began = time.monotonic()
+    config = settings.config_from_args(args)
+    setup_logging(config.log_level)
+    from daemon.ports import Ports
+    from daemon.service import Service, block_signals
+
+    block_signals()  # before any MIDI backend starts a thread
+    # No port named: open virtual ports, the one setup that needs no device name.
+    virtual = config.virtual or not (config.input or config.output)
+    ports = Ports(config.backend, config.input, config.output, virtual)
+    try:
+        engine = _engine(config)
+        service = Service(config, ports, engine, reload=lambda: _reload(args))
+    except BaseException:
+        ports.close()
+        raise
+    log.info("started in %.2f s", time.monotonic() - began)
+    return service.serve()
+
+
+def _engine(config: settings.Config):
+    import numpy as np
+
+    from daemon.engine import Engine
+    from daemon.model import load_model
+
+    model = load_model(config.model)
+    return Engine(config, model, np.random.default_rng(config.seed), load_model=load_model)
+
+
+def _reload(args: argparse.Namespace):
+    """(config, engine) from the settings file and flags again: what SIGHUP does."""
+    config = settings.config_from_args(args)
+    logging.getLogger().setLevel(config.log_level.upper())
+    return config, _engine(config)
+
+
+def cmd_ports(args: argparse.Namespace) -> int:
+    from daemon.ports import describe_ports
+
+    print(describe_ports(args.backend))
+    return 0
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    config = settings.config_from_args(args)
+    setup_logging(config.log_level)
+    from daemon.offline import play_file
+
+    stats = play_file(args.in_file, args.output_file, config)
+    summary = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in stats.items()
+                        if isinstance(v, (int, float, str)))
+    print(f"wrote {args.output_file}: {summary}")
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "ports": cmd_ports, "play": cmd_play}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except JamdError as e:
+        print(f"jamd: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,336 @@
+"""The musical core: player's MIDI and the time in, jamd's timed MIDI out. No ports, no threads.
+
+Every grid step the model is fed exactly one token and its state is carried, never re-run:
+
+- ``respond``: the player's notes (teacher forcing); after ``answer_after_bars`` of player
+  silence jamd answers for ``answer_bars``, sampling from the state and feeding its own
+  tokens back, so the answer continues the phrase. A player's note stops it at once.
+- ``next``: the player's notes; after each note the player starts, jamd plays the predicted
+  next note on the next step (for at most a beat).
+- ``duet``: jamd plays all the time. The model hears one melody: the player's notes on a
+  step where the player starts one, otherwise jamd's own token. A melody model cannot hear
+  two voices at once, and letting the player win means jamd's line bends to follow them.
+- ``chords`` (a chords model only): the player's notes; on every beat jamd sounds the chord
+  the model chose from the melody heard before the beat, voiced by ``daemon.chords``, and
+  holds it until the chord changes. After a bar of player silence the chord ends.
+
+The token for step k is fed when its window closes (half a step after ``T_k``), so a note
+played a little late still counts; jamd's reply for step k+1 is then due half a step later.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable
+
+import mido
+import numpy as np
+
+from daemon.clock import Clock
+from daemon import chords as chordlib
+from daemon.config import MELODY_MODES, Config
+from daemon.encoding import HOLD_ID, REST_ID, START_ID, token_pitches
+from daemon.errors import JamdError
+from daemon.model import StepModel, sample, shipped_models
+from daemon.voice import Outbox, Scheduled, VelocityFollower
+
+log = logging.getLogger("jamd.engine")
+
+IDLE_RESET_BARS = 8  # nobody played for this long: start the next phrase from a fresh state
+METRONOME_SECONDS = 0.05  # click length
+ON = 64  # switch-type controllers: values from 64 up mean on (MIDI convention)
+
+
+class Engine:
+    def __init__(self, config: Config, model: StepModel, rng: np.random.Generator,
+                 load_model: Callable[[str], StepModel] | None = None):
+        self.config = config
+        self.model = model
+        self.rng = rng
+        self.load_model = load_model
+        self.clock = Clock(config.tempo, model.steps_per_beat, config.clock)
+        self.out = Outbox()
+        self.velocity = VelocityFollower()
+        self.muted = False
+        self.stats: dict = {"steps": 0, "resets": 0, "notes_in": 0, "notes_out": 0, "answers": 0,
+                            "barge_ins": 0, "model_switches": 0, "decision_ms_max": 0.0, "decision_ms_mean": 0.0}
+        self._onsets: set[int] = set()  # pitches the player started in the open window
+        self._held: set[tuple[int, int]] = set()  # the player's keys down, (channel, note)
+        self._plan: tuple[int, int] | None = None  # (step, token id) jamd plays on that step
+        self._answer_left = 0  # answer tokens still to sample; answering while > 0 or planned
+        self._armed = False  # respond: the player played since jamd's last answer
+        self._silent_steps = 0  # steps in a row with nothing from the player
+        self._idle_steps = 0  # steps in a row with nothing from anyone
+        self._next_began: int | None = None  # next mode: step of jamd's sounding prediction
+        self._chord: int | None = None  # chords mode: id of the chord sounding (or starting)
+        chordlib.check_mode(config.mode, model.sidecar.kind, model.name)
+        self._reset_model()
+
+    @property
+    def channel(self) -> int:
+        return self.config.channel - 1
+
+    @property
+    def answering(self) -> bool:
+        return self._answer_left > 0 or self._plan is not None
+
+    # ---- time -------------------------------------------------------------------------
+
+    def next_tick_time(self) -> float:
+        """When ``tick`` must next be called (seconds on the caller's clock; inf = on input only).
+
+        0.0 (at once) before the first call: that call starts the internal grid.
+        """
+        if not self.clock.anchored:
+            return 0.0
+        return min(self.clock.window_close(), self.out.next_time())
+
+    def tick(self, now: float) -> list[Scheduled]:
+        """Run every grid step due by ``now`` (seconds) and return the messages due by then."""
+        self.clock.anchor(now)
+        self.clock.check_fallback(now)
+        while self.clock.window_close() <= now:
+            began = time.perf_counter()
+            self._close_window()
+            self._measure(time.perf_counter() - began)
+            self.clock.advance()
+        return self.out.due(now)
+
+    def _measure(self, seconds: float) -> None:
+        ms, n = seconds * 1000.0, self.stats["steps"]
+        self.stats["decision_ms_max"] = max(self.stats["decision_ms_max"], ms)
+        self.stats["decision_ms_mean"] += (ms - self.stats["decision_ms_mean"]) / max(n, 1)
+
+    # ---- input ------------------------------------------------------------------------
+
+    def handle(self, msg: mido.Message, now: float) -> list[Scheduled]:
+        """Take any incoming message at ``now`` (seconds); return what is due by then."""
+        out = self.tick(now)
+        kind = getattr(msg, "type", None)
+        if kind in ("clock", "start", "stop", "continue"):
+            return out + self._on_clock(kind, now)
+        channel = getattr(msg, "channel", None)
+        if channel is None or (self.config.input_channel and channel != self.config.input_channel - 1):
+            return out
+        if kind == "note_on" and msg.velocity > 0:
+            out += self._note_on(msg, now)
+        elif kind in ("note_on", "note_off"):
+            self._held.discard((channel, msg.note))
+            if self.config.thru:
+                out += self.out.send_now(now, mido.Message("note_off", channel=channel, note=msg.note))
+        elif kind == "control_change":
+            out += self._control(msg.control, msg.value, now)
+        elif kind == "program_change":
+            out += self._switch_model(msg.program, now)
+        return out + self.out.due(now)
+
+    def _note_on(self, msg: mido.Message, now: float) -> list[Scheduled]:
+        if self.config.tap_note and msg.note == self.config.tap_note:
+            self.clock.tap(now)
+            return []
+        out = []
+        if self.config.thru:
+            out += self.out.send_now(now, msg.copy())
+        self.stats["notes_in"] += 1
+        self.velocity.hear(msg.velocity)
+        if not self.clock.ready:
+            return out  # stopped, or no MIDI clock yet: no grid to put the note on
+        self._onsets.add(msg.note)
+        self._held.add((msg.channel, msg.note))
+        if self.config.mode == "respond" and (self.answering or self.out.sounding(self.channel)
+                                              or self.out.pending_notes(self.channel)):
+            self.stats["barge_ins"] += 1
+            out += self._stop_jamd(now)
+        self._armed = True
+        return out
+
+    def _on_clock(self, kind: str, now: float) -> list[Scheduled]:
+        if kind == "clock":
+            step = self.clock.on_pulse(now)
+            if step is not None:
+                self.out.retime(step, now)
+            return self.tick(now)
+        if kind == "start":
+            self.clock.on_start(now)
+            out = self._stop_jamd(now)
+            self._reset_model()
+            return out
+        if kind == "stop":
+            self.clock.on_stop()
+            return self._stop_jamd(now) if self.clock.following else []
+        self.clock.on_continue(now)
+        return []
+
+    def _control(self, control: int, value: int, now: float) -> list[Scheduled]:
+        c = self.config
+        if control == 0:
+            return []
+        if control == c.cc_temperature:
+            self.config = c.replace(temperature=round(0.1 + 1.9 * value / 127, 3))
+        elif control == c.cc_mode and c.mode != "chords":  # a chords model has one mode
+            mode = MELODY_MODES[min(value * len(MELODY_MODES) // 128, len(MELODY_MODES) - 1)]
+            if mode != c.mode:
+                self.config = c.replace(mode=mode)
+                return self._stop_jamd(now)
+        elif control == c.cc_answer_bars:
+            self.config = c.replace(answer_bars=float(1 + round(7 * value / 127)))
+        elif control == c.cc_mute:
+            self.muted = value >= ON
+            if self.muted:
+                return self._stop_jamd(now)
+        elif control == c.cc_panic and value >= ON:
+            return self.panic(now)
+        elif control == c.cc_tempo:
+            self.clock.set_tempo(40 + 160 * value / 127)
+            self.config = c.replace(tempo=round(self.clock.bpm, 2))
+        elif control == c.cc_tap and value >= ON:
+            self.clock.tap(now)
+        return []
+
+    def _switch_model(self, program: int, now: float) -> list[Scheduled]:
+        names = shipped_models()
+        if self.load_model is None or program >= len(names):
+            return []
+        out = self._stop_jamd(now)
+        try:
+            model = self.load_model(names[program])
+            chordlib.check_mode(self.config.mode, model.sidecar.kind, model.name)
+            self.model = model
+        except JamdError as e:
+            log.warning("program change %d: keeping model %s: %s", program, self.model.name, e)
+            return out
+        self.stats["model_switches"] += 1
+        self.clock.set_steps_per_beat(self.model.steps_per_beat)
+        self._reset_model()
+        return out
+
+    # ---- output -----------------------------------------------------------------------
+
+    def silence(self, now: float) -> list[Scheduled]:
+        """End everything jamd has sounding at ``now``: note-offs, then sustain off and all notes off."""
+        out = self.out.clear(now)
+        self._plan, self._answer_left, self._next_began, self._chord = None, 0, None, None
+        for control, value in ((64, 0), (123, 0)):
+            out.append((now, mido.Message("control_change", channel=self.channel, control=control, value=value)))
+        return out
+
+    def panic(self, now: float) -> list[Scheduled]:
+        """Silence, and start listening from a fresh model state."""
+        out = self.silence(now)
+        self._reset_model()
+        return out
+
+    def _stop_jamd(self, now: float) -> list[Scheduled]:
+        self._plan, self._answer_left, self._next_began, self._chord = None, 0, None, None
+        return self.out.cancel(self.channel, now)
+
+    def _play(self, token: int, step: int) -> None:
+        """Schedule jamd's ``token`` for grid ``step`` on its channel."""
+        if token != HOLD_ID:  # hold: what sounds keeps sounding; rest: an empty pitch set
+            pitches = token_pitches(self.model.vocab.tokens[token])
+            self._sound(pitches, step)
+
+    def _sound(self, pitches, step: int) -> None:
+        """End jamd's notes and start ``pitches`` on grid ``step``, at the player's velocity."""
+        when = self.clock.step_time(step)
+        self.out.release(self.channel, when, step)
+        for pitch in pitches:
+            self.out.at(when, mido.Message("note_on", channel=self.channel, note=pitch,
+                                           velocity=self.velocity.velocity), step)
+            self.stats["notes_out"] += 1
+
+    # ---- the grid step ----------------------------------------------------------------
+
+    def _reset_model(self) -> None:
+        self.model.reset()
+        self.model.step(START_ID)
+        self.stats["resets"] += 1
+        self._silent_steps = self._idle_steps = 0
+        self._armed = False
+
+    def _close_window(self) -> None:
+        """Feed step k's token, then decide what jamd plays on step k+1."""
+        k = self.clock.step
+        if self._onsets:
+            player = self.model.vocab.nearest_id(self._onsets)
+        else:
+            player = HOLD_ID if self._held else REST_ID
+        planned = self._plan[1] if self._plan and self._plan[0] == k else None
+        mode = self.config.mode
+        # respond: a barge-in already dropped the plan; duet: the player's onset wins the step.
+        if planned is not None and (mode == "respond" or (mode == "duet" and not self._onsets)):
+            token = planned
+        else:
+            token = player
+        probs = self.model.step(token)
+        self.stats["steps"] += 1
+        self._onsets.clear()
+        self._plan = None
+        self._silent_steps = self._silent_steps + 1 if player == REST_ID else 0
+        nobody = player == REST_ID and not self.answering and not self.out.sounding(self.channel)
+        self._idle_steps = self._idle_steps + 1 if nobody else 0
+        steps_per_bar = self.clock.steps_per_beat * self.config.beats_per_bar
+        if self.config.metronome and self.clock.is_beat(k + 1):
+            self._click(k + 1)
+        if self.muted:
+            pass
+        elif mode == "chords":
+            self._accompany(k + 1, probs)
+        elif mode == "duet":
+            self._plan_step(k + 1, sample(probs, self.config.temperature, self.config.top_k, self.rng))
+        elif mode == "next":
+            if player not in (REST_ID, HOLD_ID):
+                self._next_began = k + 1
+                self._plan_step(k + 1, self._sample_pitch(probs))
+            elif self._next_began is not None and k + 1 - self._next_began >= self.clock.steps_per_beat:
+                self.out.release(self.channel, self.clock.step_time(k + 1), k + 1)
+                self._next_began = None
+        elif self._answer_left > 0:
+            self._answer_left -= 1
+            self._plan_step(k + 1, sample(probs, self.config.temperature, self.config.top_k, self.rng))
+        elif planned is not None:
+            self.out.release(self.channel, self.clock.step_time(k + 1), k + 1)  # the answer ends
+        elif self._armed and self._silent_steps >= round(self.config.answer_after_bars * steps_per_bar):
+            self._armed = False
+            self.stats["answers"] += 1
+            self._answer_left = max(1, round(self.config.answer_bars * steps_per_bar)) - 1
+            self._plan_step(k + 1, self._sample_pitch(probs))  # an answer begins with a note
+        # Not while an answer is still owed: answer_after_bars may be longer than the idle time.
+        if mode != "duet" and not (mode == "respond" and self._armed) and \
+                self._idle_steps >= IDLE_RESET_BARS * steps_per_bar:
+            self._reset_model()
+
+    def _accompany(self, step: int, probs: np.ndarray) -> None:
+        """chords mode: on a beat ``step``, sound the chord chosen from ``probs`` if it differs."""
+        # Nothing to accompany before the player's first note or after a bar of their silence.
+        quiet = not self._armed or self._silent_steps >= self.clock.steps_per_beat * self.config.beats_per_bar
+        if quiet or not self.clock.is_beat(step):
+            if quiet and self._chord is not None:
+                self.out.release(self.channel, self.clock.step_time(step), step)
+                self._chord = None
+            return
+        # The likeliest chord, not a sampled one: a sampled accompaniment wanders out of the key.
+        chord = chordlib.choose(probs, self._chord, 0.0, self.rng, self.model.sidecar.extra.get("keep", chordlib.KEEP))
+        if chord == self._chord:
+            return
+        self._chord = chord
+        self._sound(chordlib.voicing(self.model.sidecar.outputs[chord]), step)
+
+    def _plan_step(self, step: int, token: int) -> None:
+        self._plan = (step, token)
+        self._play(token, step)
+
+    def _sample_pitch(self, probs: np.ndarray) -> int:
+        """A sampled pitch token: rest and hold excluded."""
+        probs = probs.copy()
+        probs[[REST_ID, HOLD_ID]] = 0.0
+        return sample(probs, self.config.temperature, self.config.top_k, self.rng)
+
+    def _click(self, step: int) -> None:
+        channel = self.config.metronome_channel - 1
+        velocity = 110 if self.clock.is_bar(step, self.config.beats_per_bar) else 70
+        when = self.clock.step_time(step)
+        note = self.config.metronome_note
+        self.out.at(when, mido.Message("note_on", channel=channel, note=note, velocity=velocity), step)
+        self.out.at(when, mido.Message("note_off", channel=channel, note=note), step, METRONOME_SECONDS)

@@ -1,0 +1,195 @@
+"""One LSTM step at a time through onnxruntime, with the recurrent state carried inside.
+
+The engine calls ``step`` once per grid step (every 150 ms at 100 bpm in 16ths), so the hot
+path reuses buffers bound once through IOBinding: the token, the state going in and the
+state coming out are numpy arrays that onnxruntime reads and writes in place.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+import daemon
+from daemon.encoding import REST_ID, START_ID, Vocabulary, token_pitches
+from daemon.errors import JamdError
+from daemon.sidecar import Sidecar, load_sidecar, sidecar_path
+
+_DTYPES = {"int32": np.int32, "int64": np.int64}
+
+
+def model_dirs() -> list[Path]:
+    """Where model names are looked up: each dir in $JAMD_MODELS (os.pathsep-separated), then models/."""
+    extra = [Path(p) for p in os.environ.get("JAMD_MODELS", "").split(os.pathsep) if p]
+    return extra + [Path(daemon.__file__).resolve().parents[1] / "models"]
+
+
+def shipped_models() -> list[str]:
+    """Sorted names of the models found in ``model_dirs()``; Program Change n picks the n-th."""
+    return sorted({p.stem for d in model_dirs() if d.is_dir() for p in d.glob("*.onnx")})
+
+
+def resolve_model(name_or_path: str | Path) -> Path:
+    """The .onnx file for a model name (``folk``) or a path (``runs/x.onnx``)."""
+    text = str(name_or_path)
+    if text.endswith(".onnx") or os.sep in text or "/" in text:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise JamdError(f"{path}: model file not found; give a .onnx path or one of: {_known()}")
+        return path
+    for directory in model_dirs():
+        path = directory / f"{text}.onnx"
+        if path.is_file():
+            return path
+    raise JamdError(f"model '{text}' not found in {', '.join(map(str, model_dirs()))}; "
+                    f"known models: {_known()} (build them with `make models`)")
+
+
+def _known() -> str:
+    return ", ".join(shipped_models()) or "none"
+
+
+class StepModel:
+    """A single-step ONNX LSTM and its sidecar. Not thread-safe: one engine thread owns it."""
+
+    def __init__(self, onnx_path: Path, sidecar: Sidecar):
+        self.path = Path(onnx_path)
+        self.sidecar = sidecar
+        try:
+            self.vocab: Vocabulary = sidecar.vocab  # what step() reads
+        except ValueError:
+            raise JamdError(f"{sidecar_path(self.path)}: vocabulary has a token that is not start, rest, hold "
+                            "or pitches like '60.64.67'; re-export the model") from None
+        self.outputs: tuple[str, ...] = sidecar.outputs  # what step()'s probabilities score
+        self.steps = 0  # step() calls since load, for tests and stats
+        options = ort.SessionOptions()
+        # One thread each: the Pi has 4 cores and the MIDI threads must never wait on ours;
+        # spinning threads would burn a core between steps that are 100+ ms apart.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime raises several unrelated types for bad files
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise JamdError(f"{self.path}: not a loadable ONNX model ({first[:160]}); "
+                            "re-export it with jamd-train or restore the file") from None
+        self._check_io()
+        token = sidecar.token_input
+        self._token = np.zeros((1, 1), dtype=_DTYPES[token.get("dtype", "int32")])
+        self._state_in = [np.zeros((1, s.size), np.float32) for s in sidecar.state]
+        self._state_out = [np.zeros((1, s.size), np.float32) for s in sidecar.state]
+        self._logits = np.zeros((1, len(sidecar.outputs)), np.float32)  # chords: one per chord symbol
+        self._binding = self._session.io_binding()
+        bind = self._binding
+        bind.bind_cpu_input(token["name"], self._token)
+        for s, buf_in, buf_out in zip(sidecar.state, self._state_in, self._state_out):
+            bind.bind_cpu_input(s.input, buf_in)
+            bind.bind_ortvalue_output(s.output, ort.OrtValue.ortvalue_from_numpy(buf_out))
+        bind.bind_ortvalue_output(sidecar.logits_output, ort.OrtValue.ortvalue_from_numpy(self._logits))
+        try:
+            self.step(START_ID)
+        except Exception as e:
+            raise JamdError(f"{self.path}: model fails on its first step ({str(e)[:160]}); "
+                            "check it matches its sidecar or re-export it") from None
+        self.reset()
+        self.steps = 0
+
+    @property
+    def name(self) -> str:
+        return self.sidecar.name
+
+    @property
+    def steps_per_beat(self) -> int:
+        return self.sidecar.steps_per_beat
+
+    def _check_io(self) -> None:
+        """Sidecar names and sizes against the graph, so a mismatch fails at load, not mid-song."""
+        side = sidecar_path(self.path)
+        inputs = {i.name: i for i in self._session.get_inputs()}
+        outputs = {o.name: o for o in self._session.get_outputs()}
+        token = self.sidecar.token_input
+        want_in = {token.get("name", "token"): None, **{s.input: s.size for s in self.sidecar.state}}
+        want_out = {self.sidecar.logits_output: len(self.sidecar.outputs),
+                    **{s.output: s.size for s in self.sidecar.state}}
+        fix = f"re-export the model so {self.path.name} and {side.name} agree"
+        bad = [t for t in self.vocab.tokens if any(not 0 <= p <= 127 for p in token_pitches(t))]
+        if bad:
+            raise JamdError(f"{side}: vocabulary has tokens outside MIDI notes 0-127: {bad[:3]}; {fix}")
+        if token.get("dtype", "int32") not in _DTYPES:
+            raise JamdError(f"{side}: token dtype {token.get('dtype')!r} unsupported (int32 or int64); {fix}")
+        for kind, have, want in (("input", inputs, want_in), ("output", outputs, want_out)):
+            if set(have) != set(want):
+                raise JamdError(f"{side}: sidecar names {kind}s {sorted(want)} but {self.path.name} has "
+                                f"{sorted(have)}; {fix}")
+            for name, size in want.items():
+                last = have[name].shape[-1] if have[name].shape else None
+                if size is not None and isinstance(last, int) and last != size:
+                    what = "output vocabulary size" if name == self.sidecar.logits_output else "state size"
+                    raise JamdError(f"{side}: {what} is {size} but {self.path.name} {kind} '{name}' "
+                                    f"has width {last}; {fix}")
+        dtype = inputs[token.get("name", "token")].type
+        if dtype != f"tensor({token.get('dtype', 'int32')})":
+            raise JamdError(f"{side}: token dtype is {token.get('dtype', 'int32')} but the graph wants {dtype}; {fix}")
+
+    def reset(self) -> None:
+        """Zero the recurrent state (the caller then feeds ``start``)."""
+        for buf in self._state_in:
+            buf.fill(0.0)
+
+    def step(self, token_id: int) -> np.ndarray:
+        """Feed one token (one grid step); return probabilities (float64) over ``sidecar.outputs``.
+
+        A melody model scores the next token; a chords model the chord of the next beat.
+        """
+        self._token[0, 0] = token_id
+        self._session.run_with_iobinding(self._binding)
+        for buf_in, buf_out in zip(self._state_in, self._state_out):
+            np.copyto(buf_in, buf_out)
+        self.steps += 1
+        logits = self._logits[0].astype(np.float64)
+        logits -= logits.max()
+        probs = np.exp(logits)
+        probs /= probs.sum()
+        return probs
+
+    def get_state(self) -> tuple[np.ndarray, ...]:
+        """A copy of the recurrent state, to try a branch and come back with ``set_state``."""
+        return tuple(buf.copy() for buf in self._state_in)
+
+    def set_state(self, state: tuple[np.ndarray, ...]) -> None:
+        """Restore a state from ``get_state``."""
+        for buf, value in zip(self._state_in, state):
+            np.copyto(buf, value)
+
+
+def load_model(name_or_path: str | Path) -> StepModel:
+    """Load a model by name (``folk``, looked up in ``model_dirs()``) or by .onnx path, with its sidecar."""
+    path = resolve_model(name_or_path)
+    return StepModel(path, load_sidecar(sidecar_path(path)))
+
+
+def sample(probs: np.ndarray, temperature: float, top_k: int, rng: np.random.Generator) -> int:
+    """A token id drawn from ``probs``; never ``start``, never one of probability 0 (rest if none is left).
+
+    Temperature 0 = the likeliest; top_k 0 = all.
+    """
+    with np.errstate(divide="ignore"):
+        logp = np.log(probs)
+    logp[START_ID] = -np.inf
+    if not np.isfinite(logp).any():
+        return REST_ID
+    if temperature <= 0.0:
+        return int(np.argmax(logp))
+    logp = logp / temperature
+    if 0 < top_k < len(logp) - 1:
+        cut = np.partition(logp, -top_k)[-top_k]
+        logp[logp < cut] = -np.inf
+    logp -= logp.max()
+    weights = np.exp(logp)
+    cumulative = np.cumsum(weights)
+    return int(min(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right"), len(probs) - 1))

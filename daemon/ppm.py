@@ -1,0 +1,151 @@
+"""A variable-order n-gram model over token ids (PPM, escape method C, blended).
+
+Two uses: the baseline that ``jamd-train evaluate`` scores beside the LSTM (trained once
+with ``fit``, then only fed with ``update(t, learn=False)``), and the daemon's short-term
+model (fed every grid step with ``learn=True`` and a ``window`` so memory stays bounded).
+
+Smoothing: interpolated PPM with escape method C (Moffat 1990), as in IDyOM's default
+``mixtures``: for a context ``s`` seen ``n`` times with ``u`` distinct successors,
+
+    P(x | s) = c(x | s) / (n + u)  +  u / (n + u) * P(x | s without its oldest token)
+
+down to order 0, blended finally with the uniform distribution 1/V, so every token of
+the vocabulary keeps a nonzero probability. No exclusion: blending every order keeps the
+estimate smooth, which matters more for prediction than the bits exclusion saves in
+compression. Contexts never seen are skipped (their weight passes on whole).
+
+Contexts are the last ``k`` ids folded into one Python int (base V+1, newest first), so a
+lookup is arithmetic and one dict access; all orders live in the same dict. Cost per step
+(update + distribution, vocabulary 30, Essen kinder): see ``bench/ppm_speed.py``.
+Imports numpy and the stdlib only: it runs inside the daemon.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable, Sequence
+
+import numpy as np
+
+MAX_ORDER = 8
+
+
+class PPM:
+    """Counts of ``token after context`` for every context of length 0..``order``.
+
+    ``vocab_size``: number of token ids (ids are 0..V-1). ``order``: longest context, in
+    grid steps. ``window``: with ``learn=True`` updates, only the last ``window`` learned
+    tokens are remembered (older ones are forgotten exactly, count by count), so the
+    daemon's memory stays bounded however long it plays; ``fit`` counts are permanent.
+    """
+
+    def __init__(self, vocab_size: int, order: int = MAX_ORDER, window: int | None = None):
+        if vocab_size < 1:
+            raise ValueError(f"vocab_size must be at least 1, got {vocab_size}")
+        if not 0 <= order <= 32:
+            raise ValueError(f"order must be 0 to 32 grid steps, got {order}")
+        if window is not None and window < 1:
+            raise ValueError(f"window must be at least 1 token (or None), got {window}")
+        self.vocab_size = vocab_size
+        self.order = order
+        self.window = window
+        self._base = vocab_size + 1
+        self._counts: dict[int, dict[int, int]] = {}  # context -> {token: count}
+        self._totals: dict[int, int] = {}  # context -> sum of its counts (n)
+        self._history: deque[int] = deque(maxlen=order)
+        self._learned: deque[tuple[tuple[int, ...], int]] = deque()
+        self._uniform = 1.0 / vocab_size
+
+    def __len__(self) -> int:
+        """Number of distinct contexts stored (all orders)."""
+        return len(self._counts)
+
+    def reset(self) -> None:
+        """Forget the current context (a new song begins); learned counts stay."""
+        self._history.clear()
+
+    def _keys(self) -> list[int]:
+        """Context keys for orders 0..len(history), shortest first."""
+        keys = [0]
+        key, scale = 0, 1
+        for token in reversed(self._history):
+            key += (token + 1) * scale
+            scale *= self._base
+            keys.append(key)
+        return keys
+
+    def _add(self, keys: Iterable[int], token: int, delta: int) -> None:
+        counts, totals = self._counts, self._totals
+        for key in keys:
+            node = counts.get(key)
+            if node is None:
+                node = counts[key] = {}
+                totals[key] = 0
+            value = node.get(token, 0) + delta
+            totals[key] += delta
+            if value > 0:
+                node[token] = value
+            else:
+                node.pop(token, None)
+                if not node:
+                    del counts[key], totals[key]
+
+    def update(self, token_id: int, learn: bool = True) -> None:
+        """Append ``token_id`` to the context; with ``learn``, count it after every suffix first."""
+        if not 0 <= token_id < self.vocab_size:
+            raise ValueError(f"token id {token_id} outside the vocabulary (0..{self.vocab_size - 1})")
+        if learn:
+            keys = tuple(self._keys())
+            self._add(keys, token_id, 1)
+            if self.window is not None:
+                self._learned.append((keys, token_id))
+                if len(self._learned) > self.window:
+                    old_keys, old_token = self._learned.popleft()
+                    self._add(old_keys, old_token, -1)
+        self._history.append(token_id)
+
+    def distribution(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities (float64, sum 1, all > 0) of each token id following the current context.
+
+        ``out``: a float64 array of ``vocab_size`` to fill in place; returned.
+        """
+        # Plain Python over the few (token, count) pairs of each context: in the daemon every
+        # update changes the very contexts the next query reads, so per-context numpy arrays
+        # would be rebuilt each step and cost more than they save (measured: bench/ppm_speed.py).
+        counts, totals = self._counts, self._totals
+        found = []
+        for key in self._keys():
+            node = counts.get(key)
+            if node is None:
+                break  # a longer context contains this one, so it was never seen either
+            found.append((node, totals[key]))
+        mass = [0.0] * self.vocab_size
+        weight = 1.0
+        for node, n in reversed(found):
+            u = len(node)
+            scale = weight / (n + u)
+            for token, c in node.items():
+                mass[token] += scale * c
+            weight = scale * u
+        if out is None:
+            out = np.empty(self.vocab_size, np.float64)
+        out[:] = mass
+        out += weight * self._uniform
+        return out
+
+    def fit(self, sequences: Iterable[Sequence[int]], progress: bool = False) -> "PPM":
+        """Learn every sequence (each from an empty context, as after ``reset``); permanent counts."""
+        window, self.window = self.window, None
+        try:
+            if progress:
+                from tqdm import tqdm  # training side only; the daemon never asks for a bar
+
+                sequences = tqdm(sequences, desc="n-gram", unit="song", leave=False)
+            for sequence in sequences:
+                self.reset()
+                for token in sequence:
+                    self.update(int(token), learn=True)
+        finally:
+            self.window = window
+            self.reset()
+        return self

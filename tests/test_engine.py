@@ -1,0 +1,154 @@
+"""The engine's modes with a real folk tune, a real ONNX model and simulated time."""
+
+import math
+
+import mido
+import pytest
+
+from daemon.encoding import HOLD_ID, REST_ID, START_ID, token_pitches
+from engine_helpers import BAR, TEMPO, assert_hygienic, make_engine, note_events, note_ons, run, tune, tune_notes
+
+
+
+def step_seconds(model):
+    """One grid step at the test tempo (0.125 s for a model with 4 steps per beat)."""
+    return 60.0 / TEMPO / model.steps_per_beat
+JAMD = 1  # channel 2 on the wire
+
+
+def spy_tokens(model):
+    """Record every token fed to the real model."""
+    fed = []
+    step = model.step
+
+    def recording(token):
+        fed.append(token)
+        return step(token)
+
+    model.step = recording
+    return fed
+
+
+def test_answer_starts_after_one_bar_of_silence(folk_model):
+    engine = make_engine(folk_model)
+    phrase = tune(until=6.0)
+    last_off = phrase[-1][0]
+    out = run(engine, phrase, until=last_off + 4 * BAR)
+    ons = note_ons(out, JAMD)
+    assert ons, "jamd never answered"
+    assert ons[0][0] == pytest.approx(last_off + BAR)
+    assert engine.stats["answers"] == 1
+    # Two bars of answer, then its notes end on the bar line and jamd waits for the player.
+    assert all(t < last_off + 3 * BAR for t, _ in ons)
+    assert_hygienic(out)
+
+
+def test_a_long_wait_before_answering_still_answers(folk_model):
+    engine = make_engine(folk_model, answer_after_bars=10.0)
+    phrase = tune(until=3.0)
+    last_off = phrase[-1][0]
+    ons = note_ons(run(engine, phrase, until=last_off + 11 * BAR), JAMD)
+    assert ons and ons[0][0] == pytest.approx(last_off + 10 * BAR)
+
+
+def test_no_answer_before_the_player_has_played(folk_model):
+    engine = make_engine(folk_model)
+    assert note_ons(run(engine, [], until=6 * BAR), JAMD) == []
+
+
+def test_answer_stops_when_player_plays_again(folk_model):
+    engine = make_engine(folk_model)
+    phrase = tune(until=6.0)
+    answer_at = phrase[-1][0] + BAR
+    barge = answer_at + 0.01
+    out = run(engine, phrase, until=barge - 0.001)
+    assert note_ons(out, JAMD), "jamd should be answering by now"
+    reply = engine.handle(mido.Message("note_on", channel=0, note=67, velocity=80), barge)
+    offs = [m.note for t, m in reply if m.type == "note_off" and m.channel == JAMD and t == barge]
+    assert offs and not engine.out.sounding(JAMD)
+    later = run(engine, [(barge + 0.2, mido.Message("note_off", channel=0, note=67))], barge + 0.2 + BAR * 0.9)
+    assert note_ons(later, JAMD) == [], "jamd must listen, not carry on its answer"
+    assert engine.stats["barge_ins"] == 1
+    assert_hygienic(out + reply + later + engine.silence(barge + BAR))
+
+
+def test_next_mode_plays_at_next_grid_step(folk_model):
+    engine = make_engine(folk_model, mode="next")
+    notes = tune_notes(until=4.0)
+    # Play a little late and a little early: each note still lands on its nearest step.
+    played = [(s + (0.03 if i % 2 else -0.04), e, p) for i, (s, e, p) in enumerate(notes)]
+    out = run(engine, note_events(played), until=5.0)
+    ons = note_ons(out, JAMD)
+    step = step_seconds(folk_model)
+    expected = [(round(s / step) + 1) * step for s, _, _ in played]
+    assert [t for t, _ in ons] == pytest.approx(expected)
+    assert all(str(m.note) in folk_model.vocab for _, m in ons)
+    assert_hygienic(out + engine.silence(5.0))
+
+
+def test_next_mode_feeds_only_the_players_notes(folk_model):
+    engine = make_engine(folk_model, mode="next")
+    fed = spy_tokens(folk_model)
+    notes = tune_notes(until=4.0)
+    run(engine, note_events(notes), until=4.0)
+    played = [folk_model.vocab.tokens[t] for t in fed if t not in (REST_ID, HOLD_ID, START_ID)]
+    assert played == [str(p) for _, _, p in notes if str(p) in folk_model.vocab]
+
+
+def test_duet_plays_continuously(folk_model):
+    engine = make_engine(folk_model, mode="duet", temperature=0.8)
+    fed = spy_tokens(folk_model)
+    phrase = tune(until=6.0)
+    out = run(engine, phrase, until=12.0)
+    times = [t for t, _ in note_ons(out, JAMD)]
+    assert any(t < 6.0 for t in times) and any(t > 6.0 + BAR for t in times), times
+    # jamd's own tokens reach the model on the steps where the player starts nothing.
+    player_steps = {round(t / step_seconds(folk_model)) for t, m in phrase if m.type == "note_on"}
+    own = [tok for step, tok in enumerate(fed) if step not in player_steps and tok not in (REST_ID, HOLD_ID)]
+    assert own, "duet must feed jamd's own notes back"
+    assert_hygienic(out + engine.silence(12.0))
+
+
+def test_state_is_carried_not_rerun(folk_model):
+    engine = make_engine(folk_model, mode="duet")
+    fed = spy_tokens(folk_model)
+    until = 10.0
+    run(engine, tune(until=8.0), until=until)
+    step = step_seconds(folk_model)
+    windows = math.floor((until - step / 2) / step) + 1
+    assert engine.stats["steps"] == windows
+    assert len(fed) == windows + engine.stats["resets"] - 1  # the spy came after the first start
+    assert fed.count(START_ID) == engine.stats["resets"] - 1
+
+
+def test_velocity_follows_player(folk_model):
+    results = {}
+    for velocity in (30, 120):
+        engine = make_engine(folk_model)
+        phrase = tune(until=6.0, velocity=velocity)
+        out = run(engine, phrase, until=phrase[-1][0] + 3 * BAR)
+        results[velocity] = [m.velocity for _, m in note_ons(out, JAMD)]
+    assert results[30] and results[120]
+    assert max(results[30]) <= 40 and min(results[120]) >= 110
+
+
+def test_out_of_range_notes_folded(folk_model):
+    low, high = folk_model.vocab.pitch_range
+    engine = make_engine(folk_model)
+    fed = spy_tokens(folk_model)
+    notes = [(0.0, 0.25, high + 13), (0.5, 0.75, low - 11)]
+    run(engine, note_events(notes), until=1.0)
+    pitches = [token_pitches(folk_model.vocab.tokens[t]) for t in fed if t not in (REST_ID, HOLD_ID, START_ID)]
+    assert len(pitches) == 2
+    for (played_pitch,), (_, _, played) in zip(pitches, notes):
+        assert low <= played_pitch <= high
+        assert played_pitch % 12 == played % 12
+
+
+def test_chords_fold_to_a_known_token(folk_model):
+    engine = make_engine(folk_model)
+    fed = spy_tokens(folk_model)
+    chord = [(0.0, 0.5, 60), (0.01, 0.5, 64), (0.02, 0.5, 67)]
+    run(engine, note_events(chord), until=1.0)
+    pitched = [t for t in fed if t not in (REST_ID, HOLD_ID, START_ID)]
+    assert pitched == [folk_model.vocab.nearest_id([60, 64, 67])]

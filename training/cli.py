@@ -1,0 +1,228 @@
+"""The ``jamd-train`` command: ``fit`` (corpus -> model -> ONNX + sidecar), ``generate`` (a MIDI sample).
+
+Each subcommand is an ``add_X_parser(subparsers)`` that sets ``func`` to its handler
+(``handler(args) -> exit code``). Every subcommand takes ``--config FILE``: a TOML file with the
+same keys as its flags (``val-fraction`` or ``val_fraction``), at top level or under a table named
+after the subcommand; flags given on the command line win. Errors a user can act on (JamdError)
+print as one line, ``jamd-train: error: ...``, exit code 2. TensorFlow is imported only by
+``fit``, so ``--help`` and ``generate`` answer quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from daemon.errors import JamdError
+
+CORPUS_KEYS = ("steps_per_beat", "transpose", "limit")  # load_corpus keeps their defaults
+
+
+def read_config(args: argparse.Namespace) -> dict:
+    """``--config`` TOML keys (underscored) for ``args.command``; empty without ``--config``."""
+    if not getattr(args, "config", None):
+        return {}
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    path = Path(args.config)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise JamdError(f"{path}: config file not found") from None
+    except (OSError, ValueError) as e:
+        raise JamdError(f"{path}: not a readable TOML file ({e})") from None
+    if isinstance(data.get(args.command), dict):
+        data = data[args.command]
+    known = {a.dest for a in args._parser._actions} - {"help", "config"}
+    config = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            raise JamdError(f"{path}: unknown key '{key}' for `jamd-train {args.command}`; "
+                            f"known: {', '.join(sorted(k.replace('_', '-') for k in known))}")
+        config[name] = value
+    return config
+
+
+def merged(args: argparse.Namespace) -> dict:
+    """Flags given on the command line over ``--config`` keys; unset ones left out (defaults apply)."""
+    values = read_config(args)
+    # An absent nargs="*" positional parses as [], which must not hide the config's list.
+    values.update({k: v for k, v in vars(args).items() if v not in (None, []) and not k.startswith("_")})
+    return values
+
+
+def _settings(cls, values: dict):
+    """An instance of the settings dataclass ``cls`` from the keys of ``values`` it has."""
+    fields = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in fields})
+
+
+def add_fit_parser(sub) -> None:
+    p = sub.add_parser("fit", help="train a model on a corpus and export it as ONNX + sidecar",
+                       description="Read DATA (files, directories, music21:NAME), train an LSTM, export "
+                       "the single-step ONNX model and its .json sidecar after a parity check.")
+    p.add_argument("data", nargs="*", metavar="DATA",
+                   help="corpus files or directories (.krn .abc .mid .xml), or music21:NAME")
+    p.add_argument("--name", help="model name (default: the stem of -o)")
+    p.add_argument("-o", "--output", help="the .onnx to write (default: models/NAME.onnx)")
+    p.add_argument("--workdir", help="checkpoints, train.csv, loss/accuracy plots (default: runs/NAME)")
+    group = p.add_argument_group("corpus")
+    group.add_argument("--steps-per-beat", type=int, help="grid steps per quarter note (default 4)")
+    group.add_argument("--transpose", choices=("none", "c"), help="'c': every song to C major/A minor, "
+                       "no augmentation (default none: keep keys, augment by transposition)")
+    group.add_argument("--limit", type=int, help="read only the first N songs (quick trials)")
+    group = p.add_argument_group("training (defaults: training/train.py TrainSettings)")
+    group.add_argument("--epochs", type=int, help="at most this many epochs (early stopping may end sooner)")
+    group.add_argument("--units", type=int, help="LSTM units per layer")
+    group.add_argument("--layers", type=int, help="LSTM layers")
+    group.add_argument("--embedding", type=int, help="token embedding size")
+    group.add_argument("--window", type=int, help="training window, grid steps")
+    group.add_argument("--batch", type=int, help="windows per batch")
+    group.add_argument("--lr", type=float, help="Adam learning rate")
+    group.add_argument("--patience", type=int, help="epochs without a better validation loss before stopping")
+    group.add_argument("--val-fraction", type=float, help="share of songs held out for validation")
+    group.add_argument("--min-count", type=int, help="drop chords seen fewer times than this")
+    group.add_argument("--seed", type=int, help="seed for the split, augmentation, batches and weights")
+    p.set_defaults(func=fit_command)
+
+
+def fit_command(args: argparse.Namespace) -> int:
+    from training.corpus import load_corpus
+    from training.export import export
+    from training.train import TrainSettings, fit
+
+    values = merged(args)
+    data = values.get("data") or []
+    if isinstance(data, str):
+        data = [data]
+    if not data:
+        raise JamdError("fit needs DATA: corpus files or directories, e.g. ../shared/data/essen-kern/deutschl")
+    output = values.get("output")
+    name = values.get("name") or (Path(output).stem if output else None)
+    if not name:
+        raise JamdError("fit needs --name NAME or -o models/NAME.onnx")
+    output = Path(output or f"models/{name}.onnx")
+    workdir = Path(values.get("workdir") or f"runs/{name}")
+
+    corpus = load_corpus(data, **{k: values[k] for k in CORPUS_KEYS if k in values})
+    report = corpus.report()
+    print(f"corpus: {report['songs']} songs, {report['tokens']:,} tokens, {report['skipped']} skipped "
+          f"{report['skipped_by_reason'] or ''}, formats {report['by_format']}", file=sys.stderr)
+    settings = _settings(TrainSettings, {**values, "augment": corpus.settings["transpose"] != "c"})
+    result = fit(corpus.songs, settings, workdir)
+    check = max(result.val_songs[:20], key=lambda s: len(s.tokens))  # a long one: drift shows over time
+    sidecar = export(
+        result.model, result.config, result.vocab, check.tokens, output,
+        name=name,
+        steps_per_beat=corpus.settings["steps_per_beat"],
+        corpus={
+            "sources": [str(d) for d in data],
+            "settings": {"steps_per_beat": corpus.settings["steps_per_beat"],
+                         "transpose": corpus.settings["transpose"]},
+            "report": report,
+        },
+        training={
+            **settings.to_dict(),
+            "train_songs": len(result.train_songs),
+            "validation_songs": [s.name for s in result.val_songs],
+            "history": result.history,
+        },
+        metrics=result.metrics,
+    )
+    m = sidecar.metrics
+    size = output.stat().st_size / 1e6
+    print(f"wrote {output} ({size:.1f} MB) and its sidecar: validation {m['val_bits_per_step']:.3f} bits/step, "
+          f"accuracy {m['val_accuracy']:.3f}, onset accuracy {m['val_onset_accuracy']:.3f}, "
+          f"{m['epochs']} epochs, {m['tokens_per_s']:,} training tokens/s; parity {m['parity_max_abs_logit_diff']:.1e}")
+    return 0
+
+
+def add_generate_parser(sub) -> None:
+    from training.generate import GenerateSettings
+
+    d = GenerateSettings()
+    p = sub.add_parser("generate", help="continue the opening of a song with a model, write a MIDI file",
+                       description="Prime an exported model (ONNX + sidecar, no TensorFlow) with the first "
+                       "bars of a real song and sample a continuation; the MIDI file has two tracks.")
+    p.add_argument("model", nargs="?", help="model name (models/NAME.onnx) or .onnx path")
+    p.add_argument("--prime", help="song file to take the opening from (.krn .abc .mid .xml)")
+    p.add_argument("-o", "--output", help="MIDI file to write")
+    p.add_argument("--prime-bars", type=int, help=f"bars of the song fed first (default {d.prime_bars})")
+    p.add_argument("--bars", type=int, help=f"bars to generate (default {d.bars})")
+    p.add_argument("--beats-per-bar", type=int, help=f"quarter notes per bar (default {d.beats_per_bar})")
+    p.add_argument("--temperature", type=float, help=f"sampling temperature, 0 = greedy (default {d.temperature})")
+    p.add_argument("--top-k", type=int, help=f"sample among the k likeliest tokens, 0 = all (default {d.top_k})")
+    p.add_argument("--seed", type=int, help="sampling seed (default: a different sample each run)")
+    p.add_argument("--bpm", type=float, help=f"tempo of the MIDI file (default {d.bpm:g})")
+    p.add_argument("--plot", metavar="OUT.png", help="also draw a piano roll of prime and continuation")
+    p.add_argument("--wav", metavar="OUT.wav", help="also render the MIDI file to audio (training/render.py)")
+    p.set_defaults(func=generate_command)
+
+
+def generate_command(args: argparse.Namespace) -> int:
+    from training.generate import GenerateSettings, generate
+
+    values = merged(args)
+    for key, flag in (("model", "MODEL"), ("prime", "--prime FILE"), ("output", "-o OUT.mid")):
+        if not values.get(key):
+            raise JamdError(f"generate needs {flag}")
+    settings = _settings(GenerateSettings, values)
+    if settings.prime_bars < 1 or settings.bars < 1 or settings.beats_per_bar < 1:
+        raise JamdError("--prime-bars, --bars and --beats-per-bar must be at least 1")
+    summary = generate(values["model"], values["prime"], Path(values["output"]), settings)
+    print(f"wrote {values['output']}: {summary['prime_notes']} notes of {summary['prime']} + "
+          f"{summary['notes']} generated notes ({summary['steps']} grid steps)")
+    if values.get("plot"):
+        from daemon.model import resolve_model
+        from daemon.sidecar import load_sidecar, sidecar_path
+        from training.plots import plot_generated
+
+        spb = load_sidecar(sidecar_path(resolve_model(values["model"]))).steps_per_beat
+        print(f"wrote {plot_generated(Path(values['output']), Path(values['plot']), spb, settings.beats_per_bar)}")
+    if values.get("wav"):
+        from training.render import render
+
+        print(f"wrote {values['wav']} ({render(Path(values['output']), Path(values['wav']))})")
+    return 0
+
+
+def add_tool_parsers(sub) -> None:
+    """``evaluate``, ``compare``, ``render`` and ``fit-chords``: each parser lives beside its code."""
+    from training import chords, evaluate, plots, render
+
+    for module in (evaluate, plots, render, chords):
+        module.add_parser(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jamd-train", description="Train, export and try jamd's models.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (add_fit_parser, add_generate_parser, add_tool_parsers):
+        add(sub)
+    for p in sub.choices.values():
+        p.add_argument("--config", metavar="FILE", help="TOML file with the same keys as the flags")
+        p.set_defaults(_parser=p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except JamdError as e:
+        print(f"jamd-train: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("jamd-train: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

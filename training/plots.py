@@ -1,0 +1,204 @@
+"""Pictures of what a model plays: a piano roll of one continuation, and histograms of many
+generated songs against the corpus (`jamd-train compare`). matplotlib with the Agg backend:
+no display needed, PNG out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from daemon.encoding import HOLD, START, Note, token_pitches, tokens_to_notes
+from daemon.errors import JamdError
+
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+PRIME_COLOUR, MODEL_COLOUR = "#4c72b0", "#dd8452"  # blue for what the player gave, orange for the model
+MAX_INTERVAL = 12  # semitones; wider leaps are counted in the outermost bins
+MAX_DURATION = 16  # grid steps; longer notes are counted in the last bin
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # before pyplot: a server or CI has no display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def note_name(pitch: int) -> str:
+    """MIDI pitch -> scientific pitch name, 60 = C4."""
+    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
+
+
+def piano_roll(prime_notes: Sequence[Note], continuation_notes: Sequence[Note], steps_per_beat: int,
+               beats_per_bar: int, path: Path, title: str = "") -> Path:
+    """Draw prime and continuation (notes in beats from the start) as one piano roll PNG.
+
+    Bar lines every ``beats_per_bar`` beats, fainter beat lines, the grid step as the x
+    resolution; the pitch axis is labelled with note names (every C, or every note when the
+    range is narrow).
+    """
+    notes = list(prime_notes) + list(continuation_notes)
+    if not notes:
+        raise JamdError(f"{path}: nothing to draw, the prime and the continuation have no notes")
+    plt = _pyplot()
+    end = max(n.start + n.duration for n in notes)
+    low, high = min(n.pitch for n in notes) - 1, max(n.pitch for n in notes) + 1
+    fig, ax = plt.subplots(figsize=(max(6.0, min(24.0, end * 0.25)), max(3.0, min(10.0, (high - low) * 0.2))))
+    for group, colour, label in ((prime_notes, PRIME_COLOUR, "prime"), (continuation_notes, MODEL_COLOUR, "model")):
+        for i, n in enumerate(group):
+            ax.broken_barh([(n.start, max(n.duration, 1 / steps_per_beat) * 0.97)], (n.pitch - 0.4, 0.8),
+                           facecolors=colour, label=label if i == 0 else None)
+    for beat in np.arange(0, end + 1e-9, 1.0):
+        bar = round(beat) % beats_per_bar == 0
+        ax.axvline(beat, color="0.3" if bar else "0.85", linewidth=1.0 if bar else 0.5, zorder=0)
+    if continuation_notes:
+        ax.axvline(min(n.start for n in continuation_notes), color=MODEL_COLOUR, linestyle="--", linewidth=1.2)
+    ticks = [p for p in range(low, high + 1) if high - low <= 24 or p % 12 == 0]
+    ax.set_yticks(ticks, [note_name(p) for p in ticks])
+    ax.set_ylim(low - 0.5, high + 0.5)
+    ax.set_xlim(0, end)
+    ax.set_xlabel(f"beats (bar lines every {beats_per_bar}; grid 1/{steps_per_beat} beat)")
+    ax.set_title(title or "prime and continuation")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def midi_tracks(path: Path) -> list[tuple[str, list[Note]]]:
+    """``(track name, notes in beats)`` per track of a MIDI file, as ``generate`` writes them."""
+    import mido
+
+    midi = mido.MidiFile(str(path))
+    tracks = []
+    for track in midi.tracks:
+        name, now, sounding, notes = "", 0, {}, []
+        for message in track:
+            now += message.time
+            if message.type == "track_name":
+                name = message.name
+            elif message.type == "note_on" and message.velocity > 0:
+                sounding[message.note] = now
+            elif message.type in ("note_on", "note_off") and message.note in sounding:
+                begin = sounding.pop(message.note)
+                notes.append(Note(begin / midi.ticks_per_beat, (now - begin) / midi.ticks_per_beat, message.note))
+        tracks.append((name, sorted(notes, key=lambda n: (n.start, n.pitch))))
+    return tracks
+
+
+def plot_generated(midi_path: Path, png_path: Path, steps_per_beat: int, beats_per_bar: int) -> Path:
+    """Piano roll of a ``jamd-train generate`` MIDI file: its prime track, then the model's."""
+    tracks = [t for t in midi_tracks(midi_path) if t[1]]
+    if not tracks:
+        raise JamdError(f"{midi_path}: no notes to draw")
+    prime = tracks[0][1] if len(tracks) > 1 else []
+    title = " + ".join(name for name, _ in tracks if name)
+    return piano_roll(prime, tracks[-1][1], steps_per_beat, beats_per_bar, png_path, title=title)
+
+
+def song_statistics(songs: Sequence[Sequence[str]], steps_per_beat: int) -> dict[str, Counter]:
+    """Counts of pitch classes, melodic intervals (top note to top note) and durations in grid steps."""
+    stats = {"pitch class": Counter(), "interval": Counter(), "duration": Counter()}
+    for tokens in songs:
+        tops = [max(token_pitches(t)) for t in tokens if t not in (START, HOLD) and token_pitches(t)]
+        stats["pitch class"].update(p % 12 for t in tokens for p in token_pitches(t))
+        stats["interval"].update(max(-MAX_INTERVAL, min(MAX_INTERVAL, b - a)) for a, b in zip(tops, tops[1:]))
+        stats["duration"].update(min(MAX_DURATION, round(n.duration * steps_per_beat))
+                                 for n in tokens_to_notes(tokens, steps_per_beat))
+    return stats
+
+
+def _bins(name: str) -> list[int]:
+    return {"pitch class": list(range(12)), "interval": list(range(-MAX_INTERVAL, MAX_INTERVAL + 1)),
+            "duration": list(range(1, MAX_DURATION + 1))}[name]
+
+
+def _shares(counts: Counter, bins: list[int]) -> np.ndarray:
+    values = np.array([counts.get(b, 0) for b in bins], float)
+    return values / values.sum() if values.sum() else values
+
+
+def histogram_distances(corpus: dict[str, Counter], generated: dict[str, Counter]) -> dict[str, float]:
+    """Total variation distance (0 = same shape, 1 = disjoint) per histogram."""
+    return {name: float(0.5 * np.abs(_shares(corpus[name], _bins(name)) - _shares(generated[name], _bins(name))).sum())
+            for name in corpus}
+
+
+def compare_plot(corpus: dict[str, Counter], generated: dict[str, Counter], path: Path, title: str = "") -> Path:
+    """Three histograms side by side, corpus vs generated, as shares of their totals."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    distances = histogram_distances(corpus, generated)
+    for ax, name in zip(axes, ("pitch class", "interval", "duration")):
+        bins = _bins(name)
+        x = np.arange(len(bins))
+        ax.bar(x - 0.2, _shares(corpus[name], bins), 0.4, color=PRIME_COLOUR, label="corpus")
+        ax.bar(x + 0.2, _shares(generated[name], bins), 0.4, color=MODEL_COLOUR, label="generated")
+        labels = NOTE_NAMES if name == "pitch class" else [str(b) for b in bins]
+        step = 1 if name != "interval" else 2
+        ax.set_xticks(x[::step], labels[::step])
+        unit = {"pitch class": "", "interval": " (semitones, ±12 or wider)",
+                "duration": f" (grid steps, {MAX_DURATION}+)"}[name]
+        ax.set_title(f"{name}{unit}: TV distance {distances[name]:.3f}")
+        ax.set_ylabel("share")
+    axes[0].legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return Path(path)
+
+
+def compare(model_ref: str | Path, data: Sequence[str | Path], path: Path, n: int = 50, seed: int = 0,
+            temperature: float = 1.0) -> dict[str, float]:
+    """Sample ``n`` songs from the model (from ``start``, each as long as a random corpus song),
+    plot their histograms against the corpus in ``path``; return the TV distances."""
+    from daemon.model import load_model, sample
+    from training.corpus import load_corpus
+
+    model = load_model(model_ref)
+    settings = model.sidecar.corpus.get("settings", {})
+    corpus = load_corpus(list(data), steps_per_beat=model.steps_per_beat,
+                         transpose=settings.get("transpose", "none"))
+    if not corpus.songs:
+        raise JamdError(f"{', '.join(map(str, data))}: no song could be read to compare with")
+    rng = np.random.default_rng(seed)
+    generated = []
+    for _ in range(n):
+        length = len(corpus.songs[rng.integers(len(corpus.songs))].tokens)
+        model.reset()
+        probs, tokens = model.step(0), ["start"]
+        for _ in range(length - 1):
+            token_id = sample(probs, temperature, 0, rng)
+            tokens.append(model.vocab.tokens[token_id])
+            probs = model.step(token_id)
+        generated.append(tokens)
+    spb = model.steps_per_beat
+    real, made = song_statistics([s.tokens for s in corpus.songs], spb), song_statistics(generated, spb)
+    compare_plot(real, made, path, f"{model.name}: {n} generated songs vs {len(corpus.songs)} corpus songs")
+    return histogram_distances(real, made)
+
+
+def command(args) -> int:
+    """``jamd-train compare MODEL DATA... [-n 50] [-o compare.png]``."""
+    distances = compare(args.model, args.data, Path(args.output), args.n, args.seed, args.temperature)
+    print(f"wrote {args.output}: total variation distance " +
+          ", ".join(f"{name} {d:.3f}" for name, d in distances.items()))
+    return 0
+
+
+def add_parser(subparsers) -> None:
+    """The ``compare`` subcommand, for ``training/cli.py``."""
+    p = subparsers.add_parser("compare", help="histograms of generated songs against the corpus, one PNG")
+    p.add_argument("model", help="model name (models/NAME.onnx) or .onnx path")
+    p.add_argument("data", nargs="+", help="corpus files or directories to compare with")
+    p.add_argument("-n", type=int, default=50, help="songs to generate (default 50)")
+    p.add_argument("-o", "--output", default="compare.png", help="the PNG to write (default compare.png)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1)")
+    p.set_defaults(func=command)
