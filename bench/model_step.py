@@ -4,7 +4,9 @@
 2. a plain ``session.run`` with the same session options, feeding and fetching state as arrays;
 3. the same plain run with onnxruntime's default options (threads spinning on every core).
 
-Also the engine's whole decision per grid step (feed, sample, schedule) in duet mode.
+Also the short-term model (``daemon.blend``: learn the token, blend with the LSTM) on a stream
+the folk model sampled itself, and the engine's whole decision per grid step (feed, sample,
+schedule) in duet mode, with the short-term model at its default strength and off.
 
     .venv/bin/python bench/model_step.py [--model folk] [--steps 5000]
 """
@@ -17,9 +19,11 @@ import time
 import numpy as np
 import onnxruntime as ort
 
+from daemon.blend import ShortTerm
 from daemon.config import Config
+from daemon.encoding import START_ID
 from daemon.engine import Engine
-from daemon.model import load_model
+from daemon.model import load_model, sample
 
 
 def per_step(candidates: dict, steps: int, rounds: int = 7) -> dict:
@@ -66,19 +70,33 @@ def main() -> None:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     engine = Engine(Config(mode="duet", tempo=120.0), load_model(args.model), np.random.default_rng(0))
     engine.tick(0.0)
+    lstm_only = Engine(Config(mode="duet", tempo=120.0, stm_strength=0.0), load_model(args.model),
+                       np.random.default_rng(0))
+    lstm_only.tick(0.0)
+    rng, probs, stream = np.random.default_rng(0), model.step(START_ID), []
+    for _ in range(4096):  # what the model plays: as repetitive as the short-term model will see
+        token = sample(probs, 1.0, 0, rng)
+        probs = model.step(token)
+        stream.append((token, probs))
+    short, strength = ShortTerm.for_model(model), Config().stm_strength
     step = 60.0 / 120.0 / model.steps_per_beat
     t = per_step({
         "jamd": lambda i: model.step(3 + i % 20),
         "same": plain(model, options),
         "default": plain(model, ort.SessionOptions()),
+        "stm": lambda i: short.step(*stream[i % len(stream)], strength),
         "engine": lambda i: engine.tick(engine.next_tick_time()),
+        "engine_lstm": lambda i: lstm_only.tick(lstm_only.next_tick_time()),
     }, args.steps)
 
     print(f"StepModel.step (IOBinding)      {t['jamd']:8.1f} us")
     print(f"session.run, same options       {t['same']:8.1f} us   ratio {t['same'] / t['jamd']:.2f}x")
     print(f"session.run, default options    {t['default']:8.1f} us   ratio {t['default'] / t['jamd']:.2f}x")
+    print(f"short-term model step + blend   {t['stm']:8.1f} us   ratio {t['stm'] / t['jamd']:.2f}x of the LSTM step "
+          f"(strength {strength}, {len(short.ppm)} contexts)")
     print(f"engine tick (duet, per event)   {t['engine']:8.1f} us   = {t['engine'] / (step * 1e6) * 100:.3f}% "
           f"of a {step * 1000:.0f} ms grid step")
+    print(f"engine tick, short-term off     {t['engine_lstm']:8.1f} us   ratio {t['engine'] / t['engine_lstm']:.2f}x")
 
 
 if __name__ == "__main__":

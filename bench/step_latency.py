@@ -67,14 +67,14 @@ def main() -> None:
     if not names:
         raise SystemExit("no models: build them with `make models`")
     rng = np.random.default_rng(0)
-    print(f"{'model':<12} {'size MB':>7} {'onnx step ms (median/p99)':>26} "
+    print(f"{'model':<18} {'size MB':>7} {'onnx step ms (median/p99)':>26} "
           f"{'keras predict ms (median/p99)':>30} {'ratio':>7}")
     for name in names:
         path = resolve_model(name)
         model = load_model(path)
         onnx = time_onnx(model, args.steps, rng)
         keras = time_keras(model.sidecar, path, args.predicts, rng)
-        print(f"{model.name:<12} {path.stat().st_size / 1e6:>7.1f} "
+        print(f"{model.name:<18} {path.stat().st_size / 1e6:>7.1f} "
               f"{np.median(onnx) * 1e3:>12.3f} / {np.percentile(onnx, 99) * 1e3:>8.3f}    "
               f"{np.median(keras) * 1e3:>14.2f} / {np.percentile(keras, 99) * 1e3:>8.2f}    "
               f"{np.median(keras) / np.median(onnx):>6.0f}x")

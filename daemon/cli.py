@@ -8,14 +8,17 @@ are imported inside the commands so ``jamd --help`` answers at once.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
 
 from daemon import config as settings
 from daemon.errors import JamdError
+from daemon.signals import block_signals
 
 log = logging.getLogger("jamd")
 
@@ -45,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("config", "model", "mode", "tempo", "seed", "temperature", "top_k", "channel",
                  "beats_per_bar", "answer_after_bars", "answer_bars", "log_level"):
         _copy_flag(run, play, name)
+    doctor = commands.add_parser("doctor", help="check backends, ports, connections and the model; say what to fix",
+                                 description="Check each MIDI backend and list its ports, load the model and "
+                                 "time a step, show what is connected to a running jamd's 'jamd in' and "
+                                 "'jamd out', and print what to do about each problem. Exit code 1 if any.")
+    doctor.add_argument("--backend", choices=settings.BACKENDS, default="auto",
+                        help="only this backend (default: every one there is)")
+    for name in ("config", "model"):
+        _copy_flag(run, doctor, name)
     return parser
 
 
@@ -65,18 +76,25 @@ def setup_logging(level: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     began = time.monotonic()
+    block_signals()  # before numpy, onnxruntime or a MIDI backend starts a thread
+    # `kill -USR2` prints every thread's stack to the log: how to see where a stuck jamd is.
+    faulthandler.register(signal.SIGUSR2, all_threads=True)
     config = settings.config_from_args(args)
     setup_logging(config.log_level)
     from daemon.ports import Ports
-    from daemon.service import Service, block_signals
+    from daemon.service import Service
 
-    block_signals()  # before any MIDI backend starts a thread
     # No port named: open virtual ports, the one setup that needs no device name.
     virtual = config.virtual or not (config.input or config.output)
     ports = Ports(config.backend, config.input, config.output, virtual)
     try:
         engine = _engine(config)
-        service = Service(config, ports, engine, reload=lambda: _reload(args))
+        recorder = None
+        if config.record:
+            from daemon.recorder import Recorder
+
+            recorder = Recorder(Path(config.record), config)
+        service = Service(config, ports, engine, reload=lambda: _reload(args), recorder=recorder)
     except BaseException:
         ports.close()
         raise
@@ -120,7 +138,15 @@ def cmd_play(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "ports": cmd_ports, "play": cmd_play}
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from daemon.doctor import diagnose, render
+
+    report = diagnose(settings.config_from_args(args).model, args.backend)
+    print(render(report))
+    return 1 if report.problems else 0
+
+
+COMMANDS = {"run": cmd_run, "ports": cmd_ports, "play": cmd_play, "doctor": cmd_doctor}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,12 +59,17 @@ class Config:
     virtual: bool = _opt(False, "open virtual ports named 'jamd' instead of connecting to existing ones")
     channel: int = _opt(2, "MIDI channel jamd plays on", range=(1, 16), metavar="CH")
     input_channel: int = _opt(0, "only listen to this channel; 0 = all channels", range=(0, 16), metavar="CH")
+    range: str = _opt("", "lowest and highest note jamd plays, as MIDI note numbers LOW-HIGH (e.g. 48-84, spanning "
+                      "at least an octave); jamd's notes outside it move by octaves into it; empty = no limit",
+                      metavar="LOW-HIGH")
     temperature: float = _opt(1.0, "sampling temperature; 0 = always the likeliest token", range=(0.0, 5.0),
                               metavar="T")
     top_k: int = _opt(0, "sample only among the k likeliest tokens; 0 = all", range=(0, 10000), metavar="K")
     seed: int | None = _opt(None, "random seed for reproducible playing; unset = different every run",
                             range=(0, 2**32 - 1), metavar="N")
-    stats: bool = _opt(False, "log step counts and decision latencies every few seconds")
+    stats: bool = _opt(False, "log message counts, drops and latencies every minute")
+    record: str = _opt("", "folder to save each jam session in, as a two-track MIDI file (player, jamd), once "
+                       "the player stops for 4 bars; empty = off", metavar="DIR")
     beats_per_bar: int = _opt(4, "beats per bar (sets the answer timing and the metronome accent)",
                               range=(1, 16), metavar="N")
     answer_after_bars: float = _opt(1.0, "respond mode: bars of player silence before jamd answers",
@@ -73,6 +78,8 @@ class Config:
                               metavar="BARS")
     thru: bool = _opt(False, "echo the player's notes to the output on their own channel")
     metronome: bool = _opt(False, "click on every beat")
+    count_off: bool = _opt(False, "click one bar (on the metronome channel and note) at start and after a reload, "
+                           "and listen only after it; internal clock only")
     metronome_channel: int = _opt(10, "metronome channel (10 = General MIDI drums)", range=(1, 16), metavar="CH")
     metronome_note: int = _opt(37, "metronome note (37 = side stick)", range=(0, 127), metavar="NOTE")
     tap_note: int = _opt(0, "a note that taps the tempo instead of being played; 0 = off", range=(0, 127),
@@ -91,6 +98,11 @@ class Config:
                          metavar="CC")
     cc_tap: int = _opt(27, "CC that taps the tempo (each value >= 64 is a tap); 0 = off", range=(0, 119),
                        metavar="CC")
+    stm_strength: float = _opt(0.25, "weight of the short-term model, which learns this session's phrases, against "
+                               "the LSTM; 0 = LSTM only (see daemon/blend.py)", range=(0.0, 1.0), metavar="S")
+    cc_stm: int = _opt(28, "CC that sets stm_strength (0-127 -> 0.0-1.0); 0 = off", range=(0, 119), metavar="CC")
+    cc_stm_reset: int = _opt(29, "CC that makes jamd forget the phrases it learned this session (value >= 64); "
+                             "0 = off", range=(0, 119), metavar="CC")
     log_level: str = _opt("info", "log verbosity", choices=LOG_LEVELS)
 
     def __post_init__(self) -> None:
@@ -152,7 +164,24 @@ def _checked(f: dataclasses.Field, value: Any) -> Any:
         raise bad(" (out of range)")
     if f.name == "model" and not value:
         raise bad(" (empty)")
+    if f.name == "range" and value and pitch_range(value) is None:
+        raise JamdError(f"setting 'range' = {value!r} is invalid: expected LOW-HIGH, MIDI notes 0-127 "
+                        "spanning at least an octave, e.g. 48-84")
     return value
+
+
+def pitch_range(text: str) -> tuple[int, int] | None:
+    """(low, high) MIDI notes from ``range`` ("48-84"); None if empty or malformed.
+
+    At least an octave apart, so that every pitch class has a place to fold to.
+    """
+    low, sep, high = text.strip().partition("-")
+    if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+        return None
+    low_note, high_note = int(low), int(high)
+    if not 0 <= low_note <= high_note <= 127 or high_note - low_note < 11:
+        return None
+    return low_note, high_note
 
 
 def read_toml(path: Path) -> dict:

@@ -27,9 +27,10 @@ from typing import Callable
 import mido
 import numpy as np
 
+from daemon.blend import ShortTerm
 from daemon.clock import Clock
 from daemon import chords as chordlib
-from daemon.config import MELODY_MODES, Config
+from daemon.config import MELODY_MODES, Config, pitch_range
 from daemon.encoding import HOLD_ID, REST_ID, START_ID, token_pitches
 from daemon.errors import JamdError
 from daemon.model import StepModel, sample, shipped_models
@@ -47,6 +48,7 @@ class Engine:
                  load_model: Callable[[str], StepModel] | None = None):
         self.config = config
         self.model = model
+        self.stm = ShortTerm.for_model(model)  # this session's phrases, blended with the LSTM
         self.rng = rng
         self.load_model = load_model
         self.clock = Clock(config.tempo, model.steps_per_beat, config.clock)
@@ -64,6 +66,7 @@ class Engine:
         self._idle_steps = 0  # steps in a row with nothing from anyone
         self._next_began: int | None = None  # next mode: step of jamd's sounding prediction
         self._chord: int | None = None  # chords mode: id of the chord sounding (or starting)
+        self._listen_from = 0  # --count-off: the player's notes count from this grid step on
         chordlib.check_mode(config.mode, model.sidecar.kind, model.name)
         self._reset_model()
 
@@ -88,7 +91,10 @@ class Engine:
 
     def tick(self, now: float) -> list[Scheduled]:
         """Run every grid step due by ``now`` (seconds) and return the messages due by then."""
-        self.clock.anchor(now)
+        if not self.clock.anchored:
+            self.clock.anchor(now)
+            if self.config.count_off and self.config.clock != "midi":
+                self._count_off()
         self.clock.check_fallback(now)
         while self.clock.window_close() <= now:
             began = time.perf_counter()
@@ -136,6 +142,8 @@ class Engine:
         self.velocity.hear(msg.velocity)
         if not self.clock.ready:
             return out  # stopped, or no MIDI clock yet: no grid to put the note on
+        if self.clock.step < self._listen_from:
+            return out  # still counting off: the player is getting ready, not playing to jamd
         self._onsets.add(msg.note)
         self._held.add((msg.channel, msg.note))
         if self.config.mode == "respond" and (self.answering or self.out.sounding(self.channel)
@@ -154,6 +162,7 @@ class Engine:
         if kind == "start":
             self.clock.on_start(now)
             out = self._stop_jamd(now)
+            self.stm.forget()  # a new song
             self._reset_model()
             return out
         if kind == "stop":
@@ -186,6 +195,10 @@ class Engine:
             self.config = c.replace(tempo=round(self.clock.bpm, 2))
         elif control == c.cc_tap and value >= ON:
             self.clock.tap(now)
+        elif control == c.cc_stm:
+            self.config = c.replace(stm_strength=round(value / 127, 3))
+        elif control == c.cc_stm_reset and value >= ON:
+            self.stm.forget()
         return []
 
     def _switch_model(self, program: int, now: float) -> list[Scheduled]:
@@ -196,7 +209,7 @@ class Engine:
         try:
             model = self.load_model(names[program])
             chordlib.check_mode(self.config.mode, model.sidecar.kind, model.name)
-            self.model = model
+            self.model, self.stm = model, ShortTerm.for_model(model)
         except JamdError as e:
             log.warning("program change %d: keeping model %s: %s", program, self.model.name, e)
             return out
@@ -235,6 +248,9 @@ class Engine:
         """End jamd's notes and start ``pitches`` on grid ``step``, at the player's velocity."""
         when = self.clock.step_time(step)
         self.out.release(self.channel, when, step)
+        bounds = pitch_range(self.config.range)
+        if bounds:  # --range: an instrument's compass; octaves keep the melody's pitch classes
+            pitches = sorted({fold(p, *bounds) for p in pitches})
         for pitch in pitches:
             self.out.at(when, mido.Message("note_on", channel=self.channel, note=pitch,
                                            velocity=self.velocity.velocity), step)
@@ -245,6 +261,7 @@ class Engine:
     def _reset_model(self) -> None:
         self.model.reset()
         self.model.step(START_ID)
+        self.stm.reset()
         self.stats["resets"] += 1
         self._silent_steps = self._idle_steps = 0
         self._armed = False
@@ -263,7 +280,7 @@ class Engine:
             token = planned
         else:
             token = player
-        probs = self.model.step(token)
+        probs = self.stm.step(token, self.model.step(token), self.config.stm_strength)
         self.stats["steps"] += 1
         self._onsets.clear()
         self._plan = None
@@ -327,6 +344,14 @@ class Engine:
         probs[[REST_ID, HOLD_ID]] = 0.0
         return sample(probs, self.config.temperature, self.config.top_k, self.rng)
 
+    def _count_off(self) -> None:
+        """One bar of clicks from the open step; the player is listened to after it."""
+        beat = self.clock.steps_per_beat
+        self._listen_from = self.clock.step + beat * self.config.beats_per_bar
+        for step in range(self.clock.step, self._listen_from, beat):
+            if step == self.clock.step or not self.config.metronome:  # the metronome clicks the later beats
+                self._click(step)
+
     def _click(self, step: int) -> None:
         channel = self.config.metronome_channel - 1
         velocity = 110 if self.clock.is_bar(step, self.config.beats_per_bar) else 70
@@ -334,3 +359,12 @@ class Engine:
         note = self.config.metronome_note
         self.out.at(when, mido.Message("note_on", channel=channel, note=note, velocity=velocity), step)
         self.out.at(when, mido.Message("note_off", channel=channel, note=note), step, METRONOME_SECONDS)
+
+
+def fold(pitch: int, low: int, high: int) -> int:
+    """``pitch`` moved by whole octaves into ``low``..``high`` (MIDI notes, high - low >= 11)."""
+    while pitch < low:
+        pitch += 12
+    while pitch > high:
+        pitch -= 12
+    return pitch

@@ -35,9 +35,6 @@ _APIS = {"alsa": "API_LINUX_ALSA", "jack": "API_UNIX_JACK", "coremidi": "API_MAC
 # libjack does not auto-start a server for us (it would grab the sound card); ask explicitly.
 os.environ.setdefault("JACK_NO_START_SERVER", "1")
 
-Received = tuple  # (list[int] MIDI bytes, float monotonic seconds at receipt, int input index)
-
-
 def match_port(pattern: str, names: list[str], kind: str = "input") -> str:
     """The one port in ``names`` whose name contains ``pattern`` (case-insensitive).
 
@@ -203,11 +200,14 @@ class Ports:
         self.inputs: list[_Port] = []
         self.outputs: list[_Port] = []
         api = _api(self.backend)
+        self._probe_in = self._probe_out = None
         try:
-            with _quiet_stderr():
-                # Named apart so that the virtual ports' client gets the plain name "jamd".
-                self._probe_in = rtmidi.MidiIn(api, f"{CLIENT}-watch")
-                self._probe_out = rtmidi.MidiOut(api, f"{CLIENT}-watch")
+            if inputs or output or not virtual:
+                # Clients that list the ports, for named devices only: each JACK client costs the
+                # server a round trip every cycle. Named apart so the virtual ports' is "jamd".
+                with _quiet_stderr():
+                    self._probe_in = rtmidi.MidiIn(api, f"{CLIENT}-watch")
+                    self._probe_out = rtmidi.MidiOut(api, f"{CLIENT}-watch")
             self._open(api, inputs, output, virtual)
         except JamdError:
             self.close()
@@ -217,7 +217,7 @@ class Ports:
             raise JamdError(f"MIDI backend {self.backend}: cannot open ports ({e})") from None
 
     def _open(self, api: int, inputs: tuple[str, ...], output: str, virtual: bool) -> None:
-        sources, sinks = self.available()
+        sources, sinks = self.available() if self._probe_in is not None else ([], [])
         if virtual:
             out = rtmidi.MidiOut(api, CLIENT)
             out.open_virtual_port(VIRTUAL_OUT)
@@ -332,7 +332,7 @@ class Ports:
             with contextlib.suppress(Exception):
                 thing.close_port()
                 thing.delete()
-        for probe in (getattr(self, "_probe_in", None), getattr(self, "_probe_out", None)):
+        for probe in (self._probe_in, self._probe_out):
             if probe is not None:
                 with contextlib.suppress(Exception):
                     probe.delete()

@@ -14,10 +14,7 @@ notes off on jamd's channels.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import logging
-import math
 import os
 import queue
 import signal
@@ -26,122 +23,31 @@ import time
 from typing import Callable
 
 import mido
-import numpy as np
 
 from daemon.errors import JamdError
 from daemon.notify import Notifier, watchdog_interval
+from daemon.output import Output, Samples
+from daemon.signals import wait_signal
 
 log = logging.getLogger("jamd")
 
-Scheduled = tuple  # (send time in seconds on time.monotonic(), mido.Message)
-
-EARLY = 0.0002  # send a message this close to its time now: a sleep cannot be shorter anyway
 MAX_WAIT = 0.25  # the engine thread looks at control requests at least this often (seconds)
 POLL_SECONDS = 1.0  # how often the supervisor looks for lost and returned devices
 STATS_SECONDS = 60.0
 RT_PRIORITY = 50  # SCHED_FIFO for the engine thread, below JACK's usual 70-95
 DRAIN_SECONDS = 0.05  # after the last note-off: JACK delivers on its next period (5 ms at 256/48k)
-_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-
-
-class Samples:
-    """The last ``size`` durations in seconds, for median and p99 without unbounded memory."""
-
-    def __init__(self, size: int = 1 << 16):
-        self._values = np.zeros(size)
-        self.count = 0
-
-    def add(self, seconds: float) -> None:
-        self._values[self.count % len(self._values)] = seconds
-        self.count += 1
-
-    def percentiles(self) -> tuple[float, float]:
-        """(median, p99) in seconds; (nan, nan) if empty."""
-        if not self.count:
-            return math.nan, math.nan
-        p50, p99 = np.percentile(self._values[:min(self.count, len(self._values))], [50, 99])
-        return float(p50), float(p99)
-
-    def summary(self) -> str:
-        if not self.count:
-            return "none"
-        p50, p99 = self.percentiles()
-        return f"median {p50 * 1e3:.3f} ms, p99 {p99 * 1e3:.3f} ms ({self.count} samples)"
-
-
-class Output:
-    """Sends scheduled MIDI at its time and remembers which note-ons actually went out."""
-
-    def __init__(self, send: Callable[[list[int]], None], clock: Callable[[], float] = time.monotonic):
-        self._send, self._clock = send, clock
-        self._heap: list = []
-        self._order = itertools.count()
-        self.sounding: set[tuple[int, int]] = set()  # (channel 0-15, note) sent on and not yet off
-        self.channels: set[int] = set()  # channels a note-on went out on since the last flush
-        self.timing = Samples()  # actual send time - intended time, seconds
-        self.sent = 0
-
-    def schedule(self, items: list[Scheduled], now: float) -> None:
-        """Send what is due by ``now`` at once and keep the rest for ``send_due``."""
-        for when, msg in items:
-            if when <= now + EARLY:
-                self._emit(when, msg)
-            else:
-                heapq.heappush(self._heap, (when, next(self._order), msg))
-
-    def next_time(self) -> float:
-        return self._heap[0][0] if self._heap else math.inf
-
-    def send_due(self, now: float) -> None:
-        while self._heap and self._heap[0][0] <= now + EARLY:
-            when, _, msg = heapq.heappop(self._heap)
-            self._emit(when, msg)
-
-    def _emit(self, when: float, msg: mido.Message, measure: bool = True) -> None:
-        kind = msg.type
-        if kind == "note_on" and msg.velocity > 0:
-            self.sounding.add((msg.channel, msg.note))
-            self.channels.add(msg.channel)
-        elif kind in ("note_off", "note_on"):
-            self.sounding.discard((msg.channel, msg.note))
-        self._send(msg.bytes())
-        self.sent += 1
-        if measure:
-            self.timing.add(self._clock() - when)
-
-    def flush(self, now: float, silence: list[Scheduled], channels: set[int]) -> None:
-        """End everything: pending note-ons dropped, note-offs of sounding notes and ``silence``
-        sent now, then sustain off (CC64=0) and all notes off (CC123) on ``channels`` and on
-        every channel a note went out on."""
-        pending, self._heap = sorted(self._heap), []
-        for _, _, msg in pending:
-            if _is_note_off(msg) and (msg.channel, msg.note) in self.sounding:
-                self._emit(now, msg, measure=False)
-        for _, msg in silence:
-            if not (msg.type == "note_on" and msg.velocity > 0):
-                self._emit(now, msg, measure=False)
-        for channel, note in sorted(self.sounding):
-            self._emit(now, mido.Message("note_off", channel=channel, note=note), measure=False)
-        for channel in sorted(channels | self.channels):
-            for control in (64, 123):
-                self._emit(now, mido.Message("control_change", channel=channel, control=control, value=0),
-                           measure=False)
-        self.channels = set()
-
-
-def _is_note_off(msg: mido.Message) -> bool:
-    return msg.type == "note_off" or (msg.type == "note_on" and msg.velocity == 0)
 
 
 class Service:
     """Runs ``engine`` between ``ports`` until a signal; ``serve()`` returns the exit code."""
 
     def __init__(self, config, ports, engine, reload: Callable[[], tuple] | None = None,
-                 notifier: Notifier | None = None):
+                 notifier: Notifier | None = None, recorder=None):
         self.config, self.ports, self.engine = config, ports, engine
         self._reload = reload  # () -> (config, engine) built from the re-read settings
         self.notifier = notifier or Notifier()
-        self.output = Output(ports.send)
+        self.recorder = recorder  # daemon.recorder.Recorder for --record; its writer thread does the I/O
+        self.output = Output(ports.send if recorder is None else _recording(ports.send, recorder))
         self.latency = Samples()  # callback receipt -> decision made and immediate output sent
         self.received = 0
         self.bad = 0  # messages mido could not parse
@@ -163,7 +69,7 @@ class Service:
         log.info("ready: %s", status)
         self.notifier.ready(status)
         while not self._done.is_set():
-            signum = _wait_signal(POLL_SECONDS)
+            signum = wait_signal(POLL_SECONDS)
             if signum in (signal.SIGTERM, signal.SIGINT):
                 log.info("%s: stopping", signal.Signals(signum).name)
                 break
@@ -186,6 +92,8 @@ class Service:
         self._thread.join(timeout=5.0)
         time.sleep(DRAIN_SECONDS)
         self.ports.close()
+        if self.recorder is not None:
+            self.recorder.close()
         self.log_stats()
         log.info("processing latency per input event: %s", self.latency.summary())
         log.info("output timing error (sent - intended): %s", self.output.timing.summary())
@@ -251,6 +159,8 @@ class Service:
             if now >= self.engine.next_tick_time():
                 output.schedule(self.engine.tick(now), now)
             output.send_due(clock())
+            if self.recorder is not None:
+                self.recorder.check(now)
             if ping is not None and now >= next_ping:
                 self.notifier.watchdog()
                 next_ping = now + ping
@@ -262,10 +172,12 @@ class Service:
         self.received += 1
         try:
             msg = mido.Message.from_bytes(data)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, IndexError, KeyError):  # IndexError: a message cut short, e.g. [0xE0, 5]
             self.bad += 1
             return
         self._track_keys(msg, index)
+        if self.recorder is not None:
+            self.recorder.player(msg, received)
         engine = self.engine
         before = (engine.config.mode, engine.model, engine.muted)
         out = engine.handle(msg, received)
@@ -314,39 +226,19 @@ class Service:
                  self.latency.summary(), self.output.timing.summary(), self.engine.stats)
 
 
-def block_signals() -> None:
-    """Route SIGTERM/SIGINT/SIGHUP to ``Service.serve``'s wait: call before any thread starts
-    (the MIDI backends start theirs when ports open), so no thread is interrupted by them."""
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
-    else:  # pragma: no cover - Windows: Ctrl-C arrives as KeyboardInterrupt
-        pass
-
-
-def _wait_signal(timeout: float) -> int | None:
-    try:
-        info = signal.sigtimedwait(_SIGNALS, timeout)
-    except AttributeError:  # pragma: no cover - macOS has no sigtimedwait
-        return _poll_pending(timeout)
-    return info.si_signo if info is not None else None
-
-
-def _poll_pending(timeout: float) -> int | None:  # pragma: no cover - macOS
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        pending = signal.sigpending()
-        if pending:
-            signum = next(iter(pending))
-            signal.sigwait([signum])
-            return signum
-        time.sleep(0.05)
-    return None
+def _recording(send: Callable[[list[int]], None], recorder) -> Callable[[list[int]], None]:
+    def send_and_record(data: list[int]) -> None:
+        send(data)
+        recorder.jamd(data)
+    return send_and_record
 
 
 def _ask_realtime() -> None:
     """SCHED_FIFO for the engine thread where allowed (LimitRTPRIO in the unit); else carry on."""
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(RT_PRIORITY))
-        log.debug("engine thread runs SCHED_FIFO %d", RT_PRIORITY)
+        log.info("engine thread runs SCHED_FIFO %d", RT_PRIORITY)
     except (AttributeError, OSError) as e:
-        log.debug("engine thread at normal priority (%s)", e)
+        # One line, then carry on: a laptop without LimitRTPRIO still plays, just less steadily.
+        log.info("engine thread at normal priority (%s; allow it with LimitRTPRIO=%d or the audio group's "
+                 "rtprio limit)", e.strerror if isinstance(e, OSError) else e, RT_PRIORITY)

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import mido
@@ -58,6 +59,13 @@ def find_port(ports: list[str], client: str, name: str) -> int:
     return hits[0]
 
 
+def _end(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+
+
 class Jamd:
     """`jamd run` as a subprocess; ``lines`` collects its log."""
 
@@ -73,6 +81,8 @@ class Jamd:
                "--tempo", "120", "--seed", "1", *flags]
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                                      env={**os.environ, **(env or {})})
+        # Never leave a jamd behind on the JACK server, whatever a test does with this object.
+        weakref.finalize(self, _end, self.proc)
         self.lines: list[str] = []
         self._ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
@@ -323,7 +333,10 @@ def test_sighup_rereads_the_settings_and_a_bad_file_keeps_the_running_ones(jamd_
     deadline = time.monotonic() + 15  # generous: a loaded box, a JACK server busy with other clients
     while "reloaded" not in jamd.log() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert "reloaded: mode duet" in jamd.log()
+    if "reloaded" not in jamd.log():
+        jamd.proc.send_signal(signal.SIGUSR2)  # jamd prints its threads' stacks
+        time.sleep(1)
+    assert "reloaded: mode duet" in jamd.log(), jamd.log()
     settings.write_text('mode = "solo"\n')
     jamd.proc.send_signal(signal.SIGHUP)
     while "reload failed" not in jamd.log() and time.monotonic() < deadline + 15:

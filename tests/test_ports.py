@@ -102,7 +102,8 @@ def test_bad_setting_is_one_line_and_exit_2(tmp_path):
 
 
 def test_the_daemon_imports_no_training_stack():
-    code = ("import daemon.cli, daemon.service, daemon.ports, daemon.engine, daemon.model; import sys; "
+    code = ("import daemon.cli, daemon.service, daemon.ports, daemon.output, daemon.engine, daemon.model; "
+            "import sys; "
             "heavy = [m for m in ('tensorflow', 'music21', 'keras', 'tf_keras') if m in sys.modules]; "
             "assert not heavy, heavy")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -163,3 +164,25 @@ def test_play_writes_the_players_part_and_jamds_answer(folk_model_path, tmp_path
     tracks = mido.MidiFile(out).tracks
     assert len(tracks) == 2
     assert all(any(m.type == "note_on" and m.velocity for m in t) for t in tracks)
+
+
+def test_stop_and_reload_signals_reach_jamd_not_a_thread_that_would_die_of_them():
+    # numpy's OpenBLAS and onnxruntime start threads when imported or used; a SIGTERM delivered
+    # to a thread that does not hold it back kills jamd before it can end its notes.
+    code = """
+from daemon.signals import block_signals
+block_signals()
+import daemon.cli, daemon.service, daemon.engine, numpy, onnxruntime, os
+numpy.ones((256, 256)) @ numpy.ones((256, 256))
+held = {1, 2, 15}  # SIGHUP, SIGINT, SIGTERM
+for task in os.listdir("/proc/self/task"):
+    status = open(f"/proc/self/task/{task}/status").read()
+    mask = int(next(l for l in status.splitlines() if l.startswith("SigBlk:")).split()[1], 16)
+    assert all(mask >> (n - 1) & 1 for n in held), (task, hex(mask))
+print(len(os.listdir("/proc/self/task")))
+"""
+    if not os.path.isdir("/proc/self/task"):
+        pytest.skip("needs Linux /proc")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) > 1, "expected numpy to have started threads"

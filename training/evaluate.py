@@ -29,6 +29,8 @@ from typing import Sequence
 
 import numpy as np
 
+from daemon.blend import ShortTerm
+from daemon.config import Config
 from daemon.encoding import SPECIAL_TOKENS
 from daemon.errors import JamdError
 from daemon.model import StepModel, load_model
@@ -78,6 +80,16 @@ def lstm_predictions(model: StepModel, ids: Sequence[int]):
     for token in ids[1:]:
         yield probs
         probs = model.step(token)
+
+
+def stm_predictions(model: StepModel, ids: Sequence[int], strength: float):
+    """The LSTM blended as the daemon blends it with a short-term model of this song's own past only."""
+    short = ShortTerm.for_model(model)
+    model.reset()
+    probs = short.step(ids[0], model.step(ids[0]), strength)
+    for token in ids[1:]:
+        yield probs
+        probs = short.step(token, model.step(token), strength)
 
 
 def ngram_predictions(ngram: PPM, ids: Sequence[int]):
@@ -143,10 +155,13 @@ def _corpus_options(model: StepModel) -> dict:
     return {"steps_per_beat": model.steps_per_beat, "transpose": settings.get("transpose", "none")}
 
 
-def evaluate_songs(model: StepModel, songs, train_songs=None, skipped: int = 0, progress: bool = False) -> dict:
+def evaluate_songs(model: StepModel, songs, train_songs=None, skipped: int = 0, progress: bool = False,
+                   stm: float | None = None) -> dict:
     """Figures for ``model`` and the n-gram on ``songs`` (``EncodedSong``s).
 
     ``train_songs``: the n-gram's training songs; None = 10-fold cross-validation on ``songs``.
+    ``stm``: also score the LSTM blended with a short-term model at this strength (``daemon.blend``),
+    under the key ``"lstm+stm"``.
     Returns ``{"lstm": {...}, "ngram": {...}}`` with the four figures, ``songs``, ``skipped``,
     ``steps``, ``notes``, ``oov_steps`` each, and how the n-gram was trained.
     """
@@ -158,6 +173,9 @@ def evaluate_songs(model: StepModel, songs, train_songs=None, skipped: int = 0, 
     oov = sum(t not in vocab for s in songs for t in s.tokens)
     lstm, ngram = Tally(), Tally()
     score(lambda song: lstm_predictions(model, song), _bar(ids, "LSTM", progress), lstm)
+    blended = Tally()
+    if stm is not None:
+        score(lambda song: stm_predictions(model, song, stm), _bar(ids, "LSTM+STM", progress), blended)
     if train_songs is not None:
         baseline = PPM(len(vocab), MAX_ORDER).fit((vocab.encode(s.tokens) for s in train_songs), progress)
         score(lambda song: ngram_predictions(baseline, song), ids, ngram)
@@ -171,18 +189,24 @@ def evaluate_songs(model: StepModel, songs, train_songs=None, skipped: int = 0, 
         trained_on = f"{FOLDS}-fold cross-validation on the evaluated songs (the model's training songs are not available)"
     common = {"songs": len(songs), "skipped": skipped, "oov_steps": oov}
     overlap = len({s.tokens for s in songs} & {s.tokens for s in train_songs or ()})
+    stm_report = {"lstm+stm": {**blended.figures(), **common, "strength": stm}} if stm is not None else {}
     return {
         "lstm": {**lstm.figures(), **common, "model": str(model.path), "duplicates_in_training": overlap},
+        **stm_report,
         "ngram": {**ngram.figures(), **common, "orders": f"0..{MAX_ORDER}", "trained_on": trained_on},
     }
 
 
-def evaluate(model_ref: str | Path, data: Sequence[str | Path] = (), progress: bool = True) -> dict:
+def evaluate(model_ref: str | Path, data: Sequence[str | Path] = (), progress: bool = True,
+             stm: float | None = None) -> dict:
     """Evaluate a model (name or .onnx path) on ``data`` files/directories, or, with no data,
     on its own validation songs. The n-gram is trained on the model's training songs."""
     from training.corpus import load_corpus
 
     model = load_model(model_ref)
+    if model.sidecar.kind == "chords":  # its outputs are chords, not next tokens: another scoring
+        raise JamdError(f"{model.name} is a chords model: score it with `jamd-train evaluate-chords {model.name} "
+                        "../shared/data/nottingham/MIDI`")
     split = model_split(model, progress)
     if data:
         corpus = load_corpus(list(data), **_corpus_options(model), progress=progress)
@@ -192,7 +216,7 @@ def evaluate(model_ref: str | Path, data: Sequence[str | Path] = (), progress: b
     else:
         raise JamdError(f"{model.path}: give DATA to evaluate on; the sidecar's sources or validation "
                         "songs are missing or unreadable, so its own validation set cannot be rebuilt")
-    return evaluate_songs(model, songs, split[0] if split else None, skipped, progress)
+    return evaluate_songs(model, songs, split[0] if split else None, skipped, progress, stm)
 
 
 def write_metrics(model_ref: str | Path, report: dict) -> Path:
@@ -215,7 +239,7 @@ def format_table(report: dict) -> str:
     """The human summary: one row per model, one column per figure."""
     header = ("model", "bits/step", "bits/note", "onset acc", "accuracy")
     rows = [header]
-    for name in ("lstm", "ngram"):
+    for name in (n for n in ("lstm", "lstm+stm", "ngram") if n in report):
         f = report[name]
         rows.append((name, f"{f['bits_per_step']:.3f}", f"{f['bits_per_note']:.3f}",
                      f"{f['onset_accuracy']:.1%}", f"{f['accuracy']:.1%}"))
@@ -236,7 +260,7 @@ def command(args) -> int:
     if args.write_sidecar and args.data:
         raise JamdError("--write-sidecar stores the figures of the model's own validation songs: "
                         "run it without DATA")
-    report = evaluate(args.model, args.data)  # progress bars go to stderr, JSON to stdout
+    report = evaluate(args.model, args.data, stm=args.stm_strength if args.stm else None)  # progress bars go to stderr, JSON to stdout
     print(json.dumps(report, indent=1) if args.json else format_table(report))
     if args.write_sidecar:
         path = write_metrics(args.model, report)
@@ -251,7 +275,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("model", help="model name (models/NAME.onnx) or .onnx path with its .json beside it")
     p.add_argument("data", nargs="*", help="files or directories to evaluate on (default: the model's "
                    "own validation songs, rebuilt from its sidecar)")
-    p.add_argument("--json", action="store_true", help="print one JSON object (keys lstm, ngram)")
+    p.add_argument("--stm", action="store_true", help="also score the LSTM blended with a short-term model "
+                   "of each song's own past, as jamd plays it (key lstm+stm)")
+    p.add_argument("--stm-strength", type=float, default=Config().stm_strength, metavar="S",
+                   help="strength of that blend (default: the config's stm_strength, %(default)s)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (keys lstm, ngram; lstm+stm with --stm)")
     p.add_argument("--write-sidecar", action="store_true",
                    help="store the figures in the model's sidecar under metrics.validation")
     p.set_defaults(func=command)

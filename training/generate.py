@@ -86,6 +86,9 @@ def write_midi(path: Path, tracks: list[tuple[str, list[Note]]], bpm: float) -> 
 def generate(model_name: str | Path, prime_path: str | Path, out: Path, settings: GenerateSettings) -> dict:
     """Prime the model with ``prime_path``'s opening, continue it, write ``out``; return a summary."""
     model = load_model(model_name)
+    if model.sidecar.kind == "chords":  # it scores chords, not next melody tokens
+        raise JamdError(f"{model.name} is a chords model: it accompanies a melody rather than writing one; "
+                        f"try `jamd play MELODY.mid -o OUT.mid --mode chords --model {model.name}`")
     spb = model.steps_per_beat
     name, prime = prime_tokens(prime_path, spb, settings)
     steps = settings.bars * settings.beats_per_bar * spb

@@ -162,6 +162,9 @@ def compare(model_ref: str | Path, data: Sequence[str | Path], path: Path, n: in
     from training.corpus import load_corpus
 
     model = load_model(model_ref)
+    if model.sidecar.kind == "chords":  # it scores chords, not next melody tokens
+        raise JamdError(f"{model.name} is a chords model: it accompanies a melody rather than writing one; "
+                        f"try `jamd play MELODY.mid -o OUT.mid --mode chords --model {model.name}`")
     settings = model.sidecar.corpus.get("settings", {})
     corpus = load_corpus(list(data), steps_per_beat=model.steps_per_beat,
                          transpose=settings.get("transpose", "none"))

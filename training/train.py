@@ -205,7 +205,7 @@ def fit(songs: Sequence[EncodedSong], settings: TrainSettings, workdir: Path, *,
         _write_log(workdir, history)
         print(f"epoch {row['epoch']}: loss {row['loss']:.4f} val_loss {row['val_loss']:.4f} "
               f"val_accuracy {row['val_accuracy']:.4f}, {row['tokens_per_s']:,} training tokens/s", file=sys.stderr)
-        if not math.isfinite(row["loss"]):
+        if not (math.isfinite(row["loss"]) and math.isfinite(row["val_loss"])):
             raise JamdError(f"training diverged at epoch {row['epoch']} (loss {row['loss']}); lower --lr")
         if row["val_loss"] < best - 1e-4:
             best, waited = row["val_loss"], 0
@@ -237,6 +237,7 @@ def _write_log(workdir: Path, history: list[dict]) -> None:
 
     matplotlib.use("Agg")  # no display on a training box
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     epochs = [r["epoch"] for r in history]
     for metric, label in (("loss", "cross-entropy (nats/step)"), ("accuracy", "next-step accuracy")):
@@ -244,6 +245,7 @@ def _write_log(workdir: Path, history: list[dict]) -> None:
         ax.plot(epochs, [r[metric] for r in history], marker="o", label="train")
         ax.plot(epochs, [r[f"val_{metric}"] for r in history], marker="o", label="validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.legend()
         ax.grid(alpha=0.3)

@@ -1,0 +1,110 @@
+"""jamd's output boundary: MIDI sent at its time, and every note-on that went out remembered.
+
+Whatever stops jamd (SIGTERM, SIGINT, a lost port, a mode or model switch) ends exactly the
+notes that sound through ``Output.flush``, then sustain off and all notes off. ``Samples``
+keeps the timings (seconds) the service reports as median and p99.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time
+from typing import Callable
+
+import mido
+import numpy as np
+
+from daemon.voice import Scheduled
+
+EARLY = 0.0002  # send a message this close to its time now: a sleep cannot be shorter anyway
+
+
+class Samples:
+    """The last ``size`` durations in seconds, for median and p99 without unbounded memory."""
+
+    def __init__(self, size: int = 1 << 16):
+        self._values = np.zeros(size)
+        self.count = 0
+
+    def add(self, seconds: float) -> None:
+        self._values[self.count % len(self._values)] = seconds
+        self.count += 1
+
+    def percentiles(self) -> tuple[float, float]:
+        """(median, p99) in seconds; (nan, nan) if empty."""
+        if not self.count:
+            return math.nan, math.nan
+        p50, p99 = np.percentile(self._values[:min(self.count, len(self._values))], [50, 99])
+        return float(p50), float(p99)
+
+    def summary(self) -> str:
+        if not self.count:
+            return "none"
+        p50, p99 = self.percentiles()
+        return f"median {p50 * 1e3:.3f} ms, p99 {p99 * 1e3:.3f} ms ({self.count} samples)"
+
+
+class Output:
+    """Sends scheduled MIDI at its time and remembers which note-ons actually went out."""
+
+    def __init__(self, send: Callable[[list[int]], None], clock: Callable[[], float] = time.monotonic):
+        self._send, self._clock = send, clock
+        self._heap: list = []
+        self._order = itertools.count()
+        self.sounding: set[tuple[int, int]] = set()  # (channel 0-15, note) sent on and not yet off
+        self.channels: set[int] = set()  # channels a note-on went out on since the last flush
+        self.timing = Samples()  # actual send time - intended time, seconds
+        self.sent = 0
+
+    def schedule(self, items: list[Scheduled], now: float) -> None:
+        """Send what is due by ``now`` at once and keep the rest for ``send_due``."""
+        for when, msg in items:
+            if when <= now + EARLY:
+                self._emit(when, msg)
+            else:
+                heapq.heappush(self._heap, (when, next(self._order), msg))
+
+    def next_time(self) -> float:
+        return self._heap[0][0] if self._heap else math.inf
+
+    def send_due(self, now: float) -> None:
+        while self._heap and self._heap[0][0] <= now + EARLY:
+            when, _, msg = heapq.heappop(self._heap)
+            self._emit(when, msg)
+
+    def _emit(self, when: float, msg: mido.Message, measure: bool = True) -> None:
+        kind = msg.type
+        if kind == "note_on" and msg.velocity > 0:
+            self.sounding.add((msg.channel, msg.note))
+            self.channels.add(msg.channel)
+        elif kind in ("note_off", "note_on"):
+            self.sounding.discard((msg.channel, msg.note))
+        self._send(msg.bytes())
+        self.sent += 1
+        if measure:
+            self.timing.add(self._clock() - when)
+
+    def flush(self, now: float, silence: list[Scheduled], channels: set[int]) -> None:
+        """End everything: pending note-ons dropped, note-offs of sounding notes and ``silence``
+        sent now, then sustain off (CC64=0) and all notes off (CC123) on ``channels`` and on
+        every channel a note went out on."""
+        pending, self._heap = sorted(self._heap), []
+        for _, _, msg in pending:
+            if _is_note_off(msg) and (msg.channel, msg.note) in self.sounding:
+                self._emit(now, msg, measure=False)
+        for _, msg in silence:
+            if not (msg.type == "note_on" and msg.velocity > 0):
+                self._emit(now, msg, measure=False)
+        for channel, note in sorted(self.sounding):
+            self._emit(now, mido.Message("note_off", channel=channel, note=note), measure=False)
+        for channel in sorted(channels | self.channels):
+            for control in (64, 123):
+                self._emit(now, mido.Message("control_change", channel=channel, control=control, value=0),
+                           measure=False)
+        self.channels = set()
+
+
+def _is_note_off(msg: mido.Message) -> bool:
+    return msg.type == "note_off" or (msg.type == "note_on" and msg.velocity == 0)
