@@ -39,6 +39,9 @@ from daemon.voice import Outbox, Scheduled, VelocityFollower
 log = logging.getLogger("jamd.engine")
 
 IDLE_RESET_BARS = 8  # nobody played for this long: start the next phrase from a fresh state
+# A key "held" this long with no new note is a lost note-off (unplugged cable, dropped message):
+# without this, one stuck key would keep respond mode from ever hearing a pause.
+STUCK_KEY_BARS = 4
 METRONOME_SECONDS = 0.05  # click length
 ON = 64  # switch-type controllers: values from 64 up mean on (MIDI convention)
 
@@ -63,6 +66,7 @@ class Engine:
         self._answer_left = 0  # answer tokens still to sample; answering while > 0 or planned
         self._armed = False  # respond: the player played since jamd's last answer
         self._silent_steps = 0  # steps in a row with nothing from the player
+        self._steps_since_onset = 0  # steps since the player last started a note
         self._idle_steps = 0  # steps in a row with nothing from anyone
         self._next_began: int | None = None  # next mode: step of jamd's sounding prediction
         self._chord: int | None = None  # chords mode: id of the chord sounding (or starting)
@@ -126,7 +130,7 @@ class Engine:
             if self.config.thru:
                 out += self.out.send_now(now, mido.Message("note_off", channel=channel, note=msg.note))
         elif kind == "control_change":
-            out += self._control(msg.control, msg.value, now)
+            out += self._control(msg.control, msg.value, now, channel)
         elif kind == "program_change":
             out += self._switch_model(msg.program, now)
         return out + self.out.due(now)
@@ -171,10 +175,12 @@ class Engine:
         self.clock.on_continue(now)
         return []
 
-    def _control(self, control: int, value: int, now: float) -> list[Scheduled]:
+    def _control(self, control: int, value: int, now: float, channel: int = -1) -> list[Scheduled]:
         c = self.config
         if control == 0:
             return []
+        if control in (120, 123):  # the player's all-sound-off / all-notes-off releases their keys
+            self._held = {key for key in self._held if key[0] != channel}
         if control == c.cc_temperature:
             self.config = c.replace(temperature=round(0.1 + 1.9 * value / 127, 3))
         elif control == c.cc_mode and c.mode != "chords":  # a chords model has one mode
@@ -285,9 +291,12 @@ class Engine:
         self._onsets.clear()
         self._plan = None
         self._silent_steps = self._silent_steps + 1 if player == REST_ID else 0
+        self._steps_since_onset = 0 if player not in (REST_ID, HOLD_ID) else self._steps_since_onset + 1
+        steps_per_bar = self.clock.steps_per_beat * self.config.beats_per_bar
+        if self._held and self._steps_since_onset >= STUCK_KEY_BARS * steps_per_bar:
+            self._held.clear()
         nobody = player == REST_ID and not self.answering and not self.out.sounding(self.channel)
         self._idle_steps = self._idle_steps + 1 if nobody else 0
-        steps_per_bar = self.clock.steps_per_beat * self.config.beats_per_bar
         if self.config.metronome and self.clock.is_beat(k + 1):
             self._click(k + 1)
         if self.muted:

@@ -152,3 +152,22 @@ def test_chords_fold_to_a_known_token(folk_model):
     run(engine, note_events(chord), until=1.0)
     pitched = [t for t in fed if t not in (REST_ID, HOLD_ID, START_ID)]
     assert pitched == [folk_model.vocab.nearest_id([60, 64, 67])]
+
+
+def test_a_stuck_key_does_not_keep_jamd_from_answering_for_ever(folk_model):
+    # The last note-off of the phrase is lost (cable pulled, message dropped).
+    engine = make_engine(folk_model)
+    phrase = tune(until=6.0)
+    lost_off = phrase.pop()
+    ons = note_ons(run(engine, phrase, until=lost_off[0] + 7 * BAR), JAMD)
+    assert ons, "one stuck key silenced jamd"
+    assert ons[0][0] > lost_off[0] + 3 * BAR  # a long held note is still a held note first
+
+
+def test_the_players_all_notes_off_releases_their_stuck_keys(folk_model):
+    engine = make_engine(folk_model)
+    phrase = tune(until=6.0)
+    lost_off = phrase.pop()
+    panic = (lost_off[0], mido.Message("control_change", channel=0, control=123, value=0))
+    ons = note_ons(run(engine, phrase + [panic], until=lost_off[0] + 3 * BAR), JAMD)
+    assert ons and ons[0][0] == pytest.approx(lost_off[0] + BAR)
