@@ -16,9 +16,7 @@ model hears every key; Nottingham is mostly in G and D.
 
 from __future__ import annotations
 
-import math
 import sys
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -76,9 +74,8 @@ def windows(pairs: list[tuple[np.ndarray, np.ndarray]], window: int, rng: np.ran
 
 def fit_chords(songs: Sequence[ChordSong], settings: ChordSettings, workdir: Path, verbose: int = 1):
     """Train; return (sequence model, ModelConfig, melody Vocabulary, train songs, held-out songs, history)."""
-    from training.model import ModelConfig, sequence_model
-    from training.tf import keras
-    from training.train import Augmenter, seed_everything, split_songs
+    from training.model import ModelConfig
+    from training.train import Augmenter, compiled_model, fit_epochs, seed_everything, split_songs
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -97,42 +94,18 @@ def fit_chords(songs: Sequence[ChordSong], settings: ChordSettings, workdir: Pat
                        settings.window, None)
 
     config = ModelConfig(len(vocab), settings.embedding, settings.units, settings.layers, outputs=len(chords))
-    model = sequence_model(config)
-    model.compile(optimizer=keras.optimizers.Adam(settings.lr, clipnorm=1.0),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  weighted_metrics=[keras.metrics.SparseCategoricalCrossentropy(from_logits=True, name="xent"),
-                                    keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+    model = compiled_model(config, settings.lr)
     print(f"chord model: LSTM-{config.units}, melody vocabulary {len(vocab)}, {len(chords)} chords, "
           f"{model.count_params():,} parameters; {len(train)} training / {len(held)} held-out tunes", file=sys.stderr)
-    best_path, history, best, waited = workdir / "best.weights.h5", [], math.inf, 0
-    for epoch in range(settings.epochs):
+
+    def next_epoch():
         pairs = []
         for x, y, allowed in zip(train_x, train_y, augment.allowed):
             shift = allowed[rng.integers(len(allowed))]
             pairs.append((x, y) if shift == 0 else (augment.tables[shift][x], moves[shift][y]))
-        x, y, w = windows(pairs, settings.window, rng)
-        order = rng.permutation(len(x))
-        began = time.perf_counter()
-        fitted = model.fit(x[order], y[order], sample_weight=w[order], batch_size=settings.batch, shuffle=False,
-                           validation_data=val_data, epochs=epoch + 1, initial_epoch=epoch, verbose=verbose).history
-        seconds = time.perf_counter() - began
-        row = {"epoch": epoch + 1, "loss": round(fitted["xent"][-1], 5), "val_loss": round(fitted["val_xent"][-1], 5),
-               "val_step_accuracy": round(fitted["val_accuracy"][-1], 5), "seconds": round(seconds, 1),
-               "tokens_per_s": round(float(w.sum()) / seconds)}
-        history.append(row)
-        print(f"epoch {row['epoch']}: loss {row['loss']:.4f} val_loss {row['val_loss']:.4f} "
-              f"val_step_accuracy {row['val_step_accuracy']:.4f}, {row['tokens_per_s']:,} tokens/s", file=sys.stderr)
-        if not math.isfinite(row["loss"]):
-            raise JamdError(f"training diverged at epoch {row['epoch']} (loss {row['loss']}); lower --lr")
-        if row["val_loss"] < best - 1e-4:
-            best, waited = row["val_loss"], 0
-            model.save_weights(best_path)
-        else:
-            waited += 1
-            if waited >= settings.patience:
-                print(f"early stop: no better validation loss for {waited} epochs", file=sys.stderr)
-                break
-    model.load_weights(best_path)
+        return windows(pairs, settings.window, rng)
+
+    history = fit_epochs(model, next_epoch, val_data, settings, workdir / "best.weights.h5", rng, verbose)
     return model, config, vocab, train, held, history
 
 

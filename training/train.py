@@ -167,9 +167,29 @@ def fit(songs: Sequence[EncodedSong], settings: TrainSettings, workdir: Path, *,
     val_data = windows(val_ids, settings.window, None)
 
     config = ModelConfig(len(vocab), settings.embedding, settings.units, settings.layers)
+    model = compiled_model(config, settings.lr)
+    print(f"model: {config.layers}x LSTM-{config.units}, embedding {config.embedding}, vocabulary {len(vocab)}, "
+          f"{model.count_params():,} parameters; {len(train_songs)} training / {len(val_songs)} validation songs",
+          file=sys.stderr)
+    history = fit_epochs(model, lambda: windows(augment(train_ids, rng), settings.window, rng), val_data,
+                         settings, workdir / "best.weights.h5", rng, verbose, on_epoch=lambda h: _write_log(workdir, h))
+    metrics = {f"val_{k}": v for k, v in evaluate_windows(model, *val_data, settings.batch).items()}
+    best_row = min(history, key=lambda r: r["val_loss"])
+    metrics.update(
+        epochs=len(history),
+        best_epoch=best_row["epoch"],
+        tokens_per_s=round(float(np.mean([r["tokens_per_s"] for r in history]))),
+        train_seconds=round(sum(r["seconds"] for r in history), 1),
+    )
+    return TrainResult(model, config, vocab, settings, train_songs, val_songs, metrics, history)
+
+
+
+def compiled_model(config: ModelConfig, lr: float) -> keras.Model:
+    """The sequence model, compiled for next-token training with padding masked out."""
     model = sequence_model(config)
     model.compile(
-        optimizer=keras.optimizers.Adam(settings.lr, clipnorm=1.0),
+        optimizer=keras.optimizers.Adam(lr, clipnorm=1.0),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         # Weighted metrics skip the padding; the plain loss would average it in.
         weighted_metrics=[
@@ -177,14 +197,20 @@ def fit(songs: Sequence[EncodedSong], settings: TrainSettings, workdir: Path, *,
             keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
         ],
     )
-    best_path = workdir / "best.weights.h5"
+    return model
+
+
+def fit_epochs(model, next_epoch, val_data, settings, best_path: Path, rng: np.random.Generator,
+               verbose: int = 1, on_epoch=None) -> list[dict]:
+    """Train epoch by epoch on ``next_epoch() -> (x, y, w)`` with early stopping on validation loss.
+
+    Keeps the best weights in ``best_path`` and loads them back at the end; returns one row per epoch.
+    ``settings`` needs ``epochs``, ``batch`` and ``patience``.
+    """
     history: list[dict] = []
     best, waited = math.inf, 0
-    print(f"model: {config.layers}x LSTM-{config.units}, embedding {config.embedding}, vocabulary {len(vocab)}, "
-          f"{model.count_params():,} parameters; {len(train_songs)} training / {len(val_songs)} validation songs",
-          file=sys.stderr)
     for epoch in range(settings.epochs):
-        x, y, w = windows(augment(train_ids, rng), settings.window, rng)
+        x, y, w = next_epoch()
         order = rng.permutation(len(x))
         began = time.perf_counter()
         fitted = model.fit(
@@ -202,7 +228,8 @@ def fit(songs: Sequence[EncodedSong], settings: TrainSettings, workdir: Path, *,
             "tokens_per_s": round(float(w.sum()) / seconds),
         }
         history.append(row)
-        _write_log(workdir, history)
+        if on_epoch is not None:
+            on_epoch(history)
         print(f"epoch {row['epoch']}: loss {row['loss']:.4f} val_loss {row['val_loss']:.4f} "
               f"val_accuracy {row['val_accuracy']:.4f}, {row['tokens_per_s']:,} training tokens/s", file=sys.stderr)
         if not (math.isfinite(row["loss"]) and math.isfinite(row["val_loss"])):
@@ -216,16 +243,7 @@ def fit(songs: Sequence[EncodedSong], settings: TrainSettings, workdir: Path, *,
                 print(f"early stop: no better validation loss for {waited} epochs", file=sys.stderr)
                 break
     model.load_weights(best_path)
-    metrics = {f"val_{k}": v for k, v in evaluate_windows(model, *val_data, settings.batch).items()}
-    best_row = min(history, key=lambda r: r["val_loss"])
-    metrics.update(
-        epochs=len(history),
-        best_epoch=best_row["epoch"],
-        tokens_per_s=round(float(np.mean([r["tokens_per_s"] for r in history]))),
-        train_seconds=round(sum(r["seconds"] for r in history), 1),
-    )
-    return TrainResult(model, config, vocab, settings, train_songs, val_songs, metrics, history)
-
+    return history
 
 def _write_log(workdir: Path, history: list[dict]) -> None:
     """The per-epoch CSV and the two plots, rewritten after every epoch so a long run can be watched."""
