@@ -103,7 +103,9 @@ def test_fit_writes_csv_log_plots_and_best_checkpoint(trained):
     rows = (workdir / "train.csv").read_text().splitlines()
     assert rows[0].split(",")[:5] == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
     assert len(rows) == 2  # header + the one epoch
-    for name in ("loss.png", "accuracy.png", "best.weights.h5"):
+    # Onset accuracy per epoch too: plain accuracy is mostly `hold`.
+    assert {"onset_accuracy", "val_onset_accuracy"} <= set(rows[0].split(","))
+    for name in ("loss.png", "accuracy.png", "onset_accuracy.png", "best.weights.h5"):
         assert (workdir / name).stat().st_size > 1000, name
     assert (workdir / "loss.png").read_bytes()[:4] == b"\x89PNG"
 
