@@ -17,6 +17,7 @@ import threading
 import time
 import weakref
 from pathlib import Path
+from typing import Sequence
 
 import mido
 import pytest
@@ -71,13 +72,13 @@ class Jamd:
 
     count = 0
 
-    def __init__(self, model: Path, *flags: str, env: dict | None = None):
+    def __init__(self, model: Path, *flags: str, env: dict | None = None, prefix: Sequence[str] = ()):
         # A client name of its own, so other jamds on the same JACK server (a developer's, a
         # parallel test run) are never mistaken for this one.
         Jamd.count += 1
         self.client = f"jamd-e2e-{os.getpid()}-{Jamd.count}"
         env = {"JAMD_CLIENT_NAME": self.client, **(env or {})}
-        cmd = [sys.executable, "-m", "daemon.cli", "run", "--backend", "jack", "--model", str(model),
+        cmd = [*prefix, sys.executable, "-m", "daemon.cli", "run", "--backend", "jack", "--model", str(model),
                "--tempo", "120", "--seed", "1", *flags]
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                                      env={**os.environ, **(env or {})})

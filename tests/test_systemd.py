@@ -163,40 +163,18 @@ def _without_realtime() -> list[str]:
 
 @pytest.mark.jack
 def test_without_realtime_priority_jamd_says_so_once_and_plays_on(jack_server, folk_model_path):
-    import os
-    import signal
-    import sys
-    from types import SimpleNamespace
+    from test_jack_e2e import Jamd, Player, tune_events
 
-    from test_jack_e2e import Player, tune_events
-
-    client = f"jamd-nort-{os.getpid()}"
-    proc = subprocess.Popen([*_without_realtime(), sys.executable, "-m", "daemon.cli", "run", "--backend", "jack",
-                             "--virtual", "--model", str(folk_model_path), "--tempo", "120", "--seed", "1"],
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, "JAMD_CLIENT_NAME": client})
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read():
-        for line in proc.stderr:
-            lines.append(line)
-            if " ready: " in line:
-                ready.set()
-    threading.Thread(target=read, daemon=True).start()
-    player = None
+    jamd = Jamd(folk_model_path, "--virtual", prefix=_without_realtime())
+    player = Player(jamd)
     try:
-        assert ready.wait(20), "".join(lines)
-        player = Player(SimpleNamespace(client=client))
         last = player.play(tune_events(3.0))
         player.wait_note_on(last, timeout=6.0)
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        assert jamd.stop() == 0
     finally:
-        if player:
-            player.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    log = "".join(lines)
+        player.close()
+        jamd.stop()
+    lines = jamd.lines
+    log = jamd.log()
     assert sum("engine thread at normal priority" in line for line in lines) == 1, log
     assert "LimitRTPRIO" in log and "Traceback" not in log
