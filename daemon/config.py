@@ -184,17 +184,17 @@ def pitch_range(text: str) -> tuple[int, int] | None:
     return low_note, high_note
 
 
-def read_toml(path: Path) -> dict:
-    """The key/value pairs of a TOML config file; JamdError naming the file if unreadable."""
+def read_toml(path: Path, example: str | None = "systemd/jamd.toml.example") -> dict:
+    """The key/value pairs of a TOML file; JamdError naming the file (and ``example``) if unreadable."""
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
     except FileNotFoundError:
-        raise JamdError(f"{path}: config file not found (copy systemd/jamd.toml.example there)") from None
+        raise JamdError(f"{path}: config file not found" + (f" (copy {example} there)" if example else "")) from None
     except OSError as e:
         raise JamdError(f"{path}: cannot read config file ({e.strerror})") from None
     except tomllib.TOMLDecodeError as e:
-        raise JamdError(f"{path}: not valid TOML ({e}); see systemd/jamd.toml.example") from None
+        raise JamdError(f"{path}: not valid TOML ({e})" + (f"; see {example}" if example else "")) from None
     return data
 
 

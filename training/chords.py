@@ -119,6 +119,8 @@ def keras_predict(model, vocab: Vocabulary):
 
 
 def add_parser(sub) -> None:
+    from training.cli import add_destination_flags
+
     d = ChordSettings()
     p = sub.add_parser("fit-chords", help="train the chord accompanist on Nottingham melody + chord tracks",
                        description="Read nottingham/MIDI (melody/ and chords/), train an LSTM that predicts "
@@ -126,9 +128,7 @@ def add_parser(sub) -> None:
                        "baseline on held-out tunes, export ONNX + sidecar (kind chords).")
     p.add_argument("data", nargs="?", metavar="DIR",
                    help="the Nottingham MIDI folder, e.g. ../shared/data/nottingham/MIDI")
-    p.add_argument("--name", help="model name (default: the stem of -o)")
-    p.add_argument("-o", "--output", help="the .onnx to write (default: models/NAME.onnx)")
-    p.add_argument("--workdir", help="checkpoints (default: runs/NAME)")
+    add_destination_flags(p, "checkpoints")
     p.add_argument("--limit", type=int, help="read only the first N tunes (quick trials)")
     for field_name in ("epochs", "units", "embedding", "window", "batch", "patience", "seed"):
         p.add_argument("--" + field_name, type=int, help=f"default {getattr(d, field_name)}")
@@ -165,21 +165,16 @@ def evaluate_chords_command(args) -> int:
 
 
 def fit_chords_command(args) -> int:
-    from training.cli import _settings, merged
-    from training.export import export
+    from training.cli import _settings, destination, merged
 
     values = merged(args)
     if not values.get("data"):
         raise JamdError("fit-chords needs DIR: the Nottingham MIDI folder, e.g. ../shared/data/nottingham/MIDI")
-    output = values.get("output")
-    name = values.get("name") or (Path(output).stem if output else None)
-    if not name:
-        raise JamdError("fit-chords needs --name NAME or -o models/NAME.onnx")
-    output = Path(output or f"models/{name}.onnx")
+    name, output, workdir = destination(values, "fit-chords")
+    from training.export import export  # TensorFlow: only once the arguments are known to be usable
     settings = _settings(ChordSettings, values)
     songs, skipped = load_pairs(Path(values["data"]), settings.steps_per_beat, values.get("limit"))
     print(f"corpus: {len(songs)} tunes, {sum(s.beats for s in songs):,} beats, {len(skipped)} skipped", file=sys.stderr)
-    workdir = Path(values.get("workdir") or f"runs/{name}")
     model, config, vocab, train, held, history = fit_chords(songs, settings, workdir, verbose=2)
     chords = chordlib.chord_vocabulary()
     results = evaluate(keras_predict(model, vocab), chords, train, held, settings.steps_per_beat)

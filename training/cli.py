@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from daemon.config import read_toml
 from daemon.errors import JamdError
 
 CORPUS_KEYS = ("steps_per_beat", "transpose", "limit")  # load_corpus keeps their defaults
@@ -25,17 +26,8 @@ def read_config(args: argparse.Namespace) -> dict:
     """``--config`` TOML keys (underscored) for ``args.command``; empty without ``--config``."""
     if not getattr(args, "config", None):
         return {}
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
     path = Path(args.config)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise JamdError(f"{path}: config file not found") from None
-    except (OSError, ValueError) as e:
-        raise JamdError(f"{path}: not a readable TOML file ({e})") from None
+    data = read_toml(path, example=None)
     if isinstance(data.get(args.command), dict):
         data = data[args.command]
     known = {a.dest for a in args._parser._actions} - {"help", "config"}
@@ -63,15 +55,29 @@ def _settings(cls, values: dict):
     return cls(**{k: v for k, v in values.items() if k in fields})
 
 
+def add_destination_flags(p: argparse.ArgumentParser, workdir_holds: str) -> None:
+    """``--name``, ``-o/--output``, ``--workdir``: where a trained model and its run files go."""
+    p.add_argument("--name", help="model name (default: the stem of -o)")
+    p.add_argument("-o", "--output", help="the .onnx to write (default: models/NAME.onnx)")
+    p.add_argument("--workdir", help=f"{workdir_holds} (default: runs/NAME)")
+
+
+def destination(values: dict, command: str) -> tuple[str, Path, Path]:
+    """(name, .onnx path, workdir) from ``add_destination_flags``' values; one of name or -o is needed."""
+    output = values.get("output")
+    name = values.get("name") or (Path(output).stem if output else None)
+    if not name:
+        raise JamdError(f"{command} needs --name NAME or -o models/NAME.onnx")
+    return name, Path(output or f"models/{name}.onnx"), Path(values.get("workdir") or f"runs/{name}")
+
+
 def add_fit_parser(sub) -> None:
     p = sub.add_parser("fit", help="train a model on a corpus and export it as ONNX + sidecar",
                        description="Read DATA (files, directories, music21:NAME), train an LSTM, export "
                        "the single-step ONNX model and its .json sidecar after a parity check.")
     p.add_argument("data", nargs="*", metavar="DATA",
                    help="corpus files or directories (.krn .abc .mid .xml), or music21:NAME")
-    p.add_argument("--name", help="model name (default: the stem of -o)")
-    p.add_argument("-o", "--output", help="the .onnx to write (default: models/NAME.onnx)")
-    p.add_argument("--workdir", help="checkpoints, train.csv, loss/accuracy plots (default: runs/NAME)")
+    add_destination_flags(p, "checkpoints, train.csv, loss/accuracy plots")
     group = p.add_argument_group("corpus")
     group.add_argument("--steps-per-beat", type=int, help="grid steps per quarter note (default 4)")
     group.add_argument("--transpose", choices=("none", "c"), help="'c': every song to C major/A minor, "
@@ -93,22 +99,17 @@ def add_fit_parser(sub) -> None:
 
 
 def fit_command(args: argparse.Namespace) -> int:
-    from training.corpus import load_corpus
-    from training.export import export
-    from training.train import TrainSettings, fit
-
     values = merged(args)
     data = values.get("data") or []
     if isinstance(data, str):
         data = [data]
     if not data:
         raise JamdError("fit needs DATA: corpus files or directories, e.g. ../shared/data/essen-kern/deutschl")
-    output = values.get("output")
-    name = values.get("name") or (Path(output).stem if output else None)
-    if not name:
-        raise JamdError("fit needs --name NAME or -o models/NAME.onnx")
-    output = Path(output or f"models/{name}.onnx")
-    workdir = Path(values.get("workdir") or f"runs/{name}")
+    name, output, workdir = destination(values, "fit")
+    # TensorFlow takes seconds to import: only once the arguments are known to be usable.
+    from training.corpus import load_corpus
+    from training.export import export
+    from training.train import TrainSettings, fit
 
     corpus = load_corpus(data, **{k: values[k] for k in CORPUS_KEYS if k in values})
     report = corpus.report()
