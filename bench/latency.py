@@ -3,9 +3,12 @@
 1. start-to-ready (process start -> ports open, model loaded) and resident memory: RSS minus
    RssShmem from /proc/PID/status, since JACK maps ~100 MB of shared memory into every client;
 2. processing latency per input event (callback receipt -> decision made and any immediate
-   output sent; jamd measures it itself and logs it at exit), while a player plays at a human
-   rate, side by side with the seeds' way of choosing a note: tf-keras ``predict`` on a
-   64-step window through an LSTM of the same size (TensorFlow is imported only for that);
+   output sent; jamd measures it itself and logs it at exit), while a player plays phrases at a
+   human rate with pauses that jamd answers and the next phrase barges in on, side by side with
+   the seeds' way of choosing a note: tf-keras ``predict`` on a 64-step window through an LSTM
+   of the same size (TensorFlow is imported only for that); beside it the floor, two bare
+   Python threads handing over through a queue as jamd's callback and engine thread do, and
+   jamd's output timing error; then the grid step's own work (LSTM step, short-term model);
 3. a sustained flood of 2,000 messages/s (``--seconds``, default 60) with MIDI thru on: the
    input queue must not grow and every note-on must come back out.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
 import re
 import shutil
 import signal
@@ -36,10 +40,13 @@ sys.path.insert(0, str(REPO))
 import rtmidi  # noqa: E402
 
 from daemon.model import load_model  # noqa: E402
+sys.path.insert(0, str(REPO / "bench"))
+from model_step import per_step, print_short_term, short_term_candidates  # noqa: E402
 from daemon.ports import unavailable_reason  # noqa: E402
 
 JACK = rtmidi.API_UNIX_JACK
-CLIENT = f"jamd-bench-{os.getpid()}"  # jamd's client name here: no other jamd is mistaken for it
+CLIENT = f"jamd-bench-{os.getpid()}"
+PAUSE_SECONDS = 2.3  # more than one bar at 120 bpm: jamd answers, then the next phrase barges in  # jamd's client name here: no other jamd is mistaken for it
 
 
 def ensure_jack() -> subprocess.Popen | None:
@@ -106,6 +113,11 @@ def connect() -> tuple[rtmidi.MidiOut, rtmidi.MidiIn, list]:
     return out, inp, got
 
 
+def timing_from_log(log: str) -> str:
+    m = re.search(r"output timing error \(sent - intended\): (.*)", log)
+    return m[1] if m else "not logged"
+
+
 def latency_from_log(log: str) -> tuple[float, float, int]:
     m = re.search(r"processing latency per input event: median ([\d.]+) ms, p99 ([\d.]+) ms \((\d+) samples", log)
     if not m:
@@ -122,13 +134,34 @@ def stats_from_log(log: str) -> dict:
 
 
 def play_like_a_player(out, events: int) -> None:
-    """Note-on/off pairs at ~8 notes a second (16ths at 120 bpm), a scale up and down."""
+    """Phrases of 16 notes at ~8 notes a second (16ths at 120 bpm), a scale up and down, each
+    followed by a pause long enough for jamd to answer (one bar of silence) and be barged in on."""
     for i in range(events // 2):
         note = 60 + abs((i % 24) - 12)
         out.send_message([0x90, note, 90])
         time.sleep(0.03)
         out.send_message([0x80, note, 0])
-        time.sleep(0.095)
+        time.sleep(0.095 if i % 16 != 15 else PAUSE_SECONDS)
+
+
+def handoff_floor(samples: int = 400) -> tuple[float, float]:
+    """(median, p99) ms for one Python thread to wake another through a SimpleQueue, as jamd's
+    MIDI callback wakes its engine thread: the part of jamd's latency that is the operating
+    system and the interpreter, not jamd's work."""
+    q: queue.SimpleQueue = queue.SimpleQueue()
+    waits: list[float] = []
+
+    def engine():
+        while (sent := q.get()) is not None:
+            waits.append(time.monotonic() - sent)
+    thread = threading.Thread(target=engine)
+    thread.start()
+    for _ in range(samples):
+        time.sleep(0.02)
+        q.put(time.monotonic())
+    q.put(None)
+    thread.join()
+    return float(np.median(waits) * 1e3), float(np.percentile(waits, 99) * 1e3)
 
 
 def flood(out, seconds: float, rate: int = 2000) -> int:
@@ -201,6 +234,9 @@ def main() -> None:
         log = jamd.stop()
         out.delete(), inp.delete()
         p50, p99, n = latency_from_log(log)
+        timing = timing_from_log(log)
+        answers = re.findall(r"'answers': (\d+), 'barge_ins': (\d+)", log)
+        floor = handoff_floor()
         print(f"start to ready: {np.median(starts):.2f} s median of {', '.join(f'{t:.2f}' for t in starts)} "
               "(target < 1.5 s)")
         print(f"resident memory (RSS - RssShmem): {idle_mb:.1f} MB idle, {busy_mb:.1f} MB after playing "
@@ -215,6 +251,18 @@ def main() -> None:
             print(f"  {'seeds: keras predict, 64 steps':34}{seeds[0]:>8.3f}ms{seeds[1]:>8.3f}ms")
             print(f"  {'ratio (seeds / jamd)':34}{seeds[0] / p50:>9.0f}x{seeds[1] / p99:>9.0f}x"
                   "   (target: p99 < 0.2 ms, >= 300x)")
+        print(f"  {'of which: waking a Python thread':34}{floor[0]:>8.3f}ms{floor[1]:>8.3f}ms"
+              "   (the floor: two bare threads and a SimpleQueue, measured now)")
+        if answers:
+            print(f"  jamd answered {answers[-1][0]} times, the player barged in {answers[-1][1]} times")
+        print(f"  output timing error (sent - intended): {timing}")
+
+        # The grid step's own work, off the input path: the LSTM step and the short-term model.
+        model = load_model(model_path)
+        short, candidates = short_term_candidates(model)
+        t = per_step({"jamd": lambda i: model.step(3 + i % 20), **candidates}, 2000)
+        print(f"\nper grid step (not on the input path): LSTM step {t['jamd']:.1f} us")
+        print_short_term(short, t)
 
         # 3: sustained flood with thru: every note-on must come back out on the player's channel.
         jamd = Jamd(model_path, "--thru")

@@ -4,9 +4,10 @@
 2. a plain ``session.run`` with the same session options, feeding and fetching state as arrays;
 3. the same plain run with onnxruntime's default options (threads spinning on every core).
 
-Also the short-term model (``daemon.blend``: learn the token, blend with the LSTM) on a stream
-the folk model sampled itself, and the engine's whole decision per grid step (feed, sample,
-schedule) in duet mode, with the short-term model at its default strength and off.
+Also the short-term model (``daemon.blend``) on a stream the model sampled itself, in three
+parts: learn the token (every grid step), query its distribution and blend it with the LSTM's
+(only on a step where jamd plays); and the engine's whole decision per grid step (feed,
+sample, schedule) in duet mode, with the short-term model at its default strength and off.
 
     .venv/bin/python bench/model_step.py [--model folk] [--steps 5000]
 """
@@ -36,6 +37,9 @@ def per_step(candidates: dict, steps: int, rounds: int = 7) -> dict:
             for i in range(steps):
                 fn(i)
             times[name].append((time.perf_counter() - began) / steps * 1e6)
+            # onnxruntime's default threads spin on after a run: on one core (taskset) they would
+            # be timed as part of the next candidate.
+            time.sleep(0.1)
     return {name: float(np.median(t)) for name, t in times.items()}
 
 
@@ -56,6 +60,46 @@ def plain(model, options):
     return step
 
 
+def short_term_candidates(model) -> tuple[ShortTerm, dict]:
+    """A short-term model that has learned a full window of what ``model`` plays, and the three
+    timed calls ``print_short_term`` tells apart: learn, learn + query, learn + blend."""
+    rng, probs, stream = np.random.default_rng(0), model.step(START_ID), []
+    for _ in range(4096):  # what the model plays: as repetitive as the short-term model will see
+        token = sample(probs, 1.0, 0, rng)
+        probs = model.step(token)
+        stream.append((token, probs))
+    short, strength = ShortTerm.for_model(model), Config().stm_strength
+    stm = np.empty(len(model.vocab))
+    for token, _ in stream:  # a full window: from here on every token learned forgets one
+        short.learn(token)
+
+    # Query and blend cannot run without the learning that moves the context on, so they are
+    # timed as learn + query and learn + blend (which queries first), then told apart.
+    def learn(i):
+        short.learn(stream[i % len(stream)][0])
+
+    def learn_query(i):
+        short.learn(stream[i % len(stream)][0])
+        short.ppm.distribution(stm)
+
+    def learn_blend(i):
+        token, lstm = stream[i % len(stream)]
+        short.learn(token)
+        short.blend(lstm, strength)
+
+    return short, {"learn": learn, "learn_query": learn_query, "learn_blend": learn_blend}
+
+
+def print_short_term(short: ShortTerm, t: dict) -> None:
+    """The short-term model's costs from ``per_step`` times, beside the LSTM step ``t["jamd"]``."""
+    strength = Config().stm_strength
+    query, blend = t["learn_query"] - t["learn"], t["learn_blend"] - t["learn_query"]
+    print(f"short-term model ({len(short.ppm)} contexts, strength {strength}), ratios to the LSTM step:")
+    print(f"  learn (every grid step)       {t['learn']:8.1f} us   ratio {t['learn'] / t['jamd']:.2f}x")
+    print(f"  query (when jamd plays)       {query:8.1f} us   ratio {query / t['jamd']:.2f}x")
+    print(f"  blend (when jamd plays)       {blend:8.1f} us   ratio {blend / t['jamd']:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="folk")
@@ -73,18 +117,13 @@ def main() -> None:
     lstm_only = Engine(Config(mode="duet", tempo=120.0, stm_strength=0.0), load_model(args.model),
                        np.random.default_rng(0))
     lstm_only.tick(0.0)
-    rng, probs, stream = np.random.default_rng(0), model.step(START_ID), []
-    for _ in range(4096):  # what the model plays: as repetitive as the short-term model will see
-        token = sample(probs, 1.0, 0, rng)
-        probs = model.step(token)
-        stream.append((token, probs))
-    short, strength = ShortTerm.for_model(model), Config().stm_strength
+    short, stm_candidates = short_term_candidates(model)
     step = 60.0 / 120.0 / model.steps_per_beat
     t = per_step({
         "jamd": lambda i: model.step(3 + i % 20),
         "same": plain(model, options),
         "default": plain(model, ort.SessionOptions()),
-        "stm": lambda i: short.step(*stream[i % len(stream)], strength),
+        **stm_candidates,
         "engine": lambda i: engine.tick(engine.next_tick_time()),
         "engine_lstm": lambda i: lstm_only.tick(lstm_only.next_tick_time()),
     }, args.steps)
@@ -92,8 +131,7 @@ def main() -> None:
     print(f"StepModel.step (IOBinding)      {t['jamd']:8.1f} us")
     print(f"session.run, same options       {t['same']:8.1f} us   ratio {t['same'] / t['jamd']:.2f}x")
     print(f"session.run, default options    {t['default']:8.1f} us   ratio {t['default'] / t['jamd']:.2f}x")
-    print(f"short-term model step + blend   {t['stm']:8.1f} us   ratio {t['stm'] / t['jamd']:.2f}x of the LSTM step "
-          f"(strength {strength}, {len(short.ppm)} contexts)")
+    print_short_term(short, t)
     print(f"engine tick (duet, per event)   {t['engine']:8.1f} us   = {t['engine'] / (step * 1e6) * 100:.3f}% "
           f"of a {step * 1000:.0f} ms grid step")
     print(f"engine tick, short-term off     {t['engine_lstm']:8.1f} us   ratio {t['engine'] / t['engine_lstm']:.2f}x")

@@ -33,6 +33,7 @@ from daemon import chords as chordlib
 from daemon.config import MELODY_MODES, Config, pitch_range
 from daemon.encoding import HOLD_ID, REST_ID, START_ID, token_pitches
 from daemon.errors import JamdError
+from daemon.messages import note_off
 from daemon.model import StepModel, sample, shipped_models
 from daemon.voice import Outbox, Scheduled, VelocityFollower
 
@@ -114,9 +115,13 @@ class Engine:
 
     # ---- input ------------------------------------------------------------------------
 
-    def handle(self, msg: mido.Message, now: float) -> list[Scheduled]:
-        """Take any incoming message at ``now`` (seconds); return what is due by then."""
-        out = self.tick(now)
+    def handle(self, msg: mido.Message, now: float, tick: bool = True) -> list[Scheduled]:
+        """Take any incoming message at ``now`` (seconds); return what is due by then.
+
+        ``tick=False``: the caller knows ``now`` is before ``next_tick_time()`` (asked since the
+        engine last changed), so no grid step is due first; the live input path saves the check.
+        """
+        out = self.tick(now) if tick else []
         kind = getattr(msg, "type", None)
         if kind in ("clock", "start", "stop", "continue"):
             return out + self._on_clock(kind, now)
@@ -128,7 +133,7 @@ class Engine:
         elif kind in ("note_on", "note_off"):
             self._held.discard((channel, msg.note))
             if self.config.thru:
-                out += self.out.send_now(now, mido.Message("note_off", channel=channel, note=msg.note))
+                out += self.out.send_now(now, note_off(channel, msg.note))
         elif kind == "control_change":
             out += self._control(msg.control, msg.value, now, channel)
         elif kind == "program_change":
@@ -150,8 +155,7 @@ class Engine:
             return out  # still counting off: the player is getting ready, not playing to jamd
         self._onsets.add(msg.note)
         self._held.add((msg.channel, msg.note))
-        if self.config.mode == "respond" and (self.answering or self.out.sounding(self.channel)
-                                              or self.out.pending_notes(self.channel)):
+        if self.config.mode == "respond" and (self.answering or self.out.busy(self.channel)):
             self.stats["barge_ins"] += 1
             out += self._stop_jamd(now)
         self._armed = True
@@ -286,7 +290,8 @@ class Engine:
             token = planned
         else:
             token = player
-        probs = self.stm.step(token, self.model.step(token), self.config.stm_strength)
+        lstm = self.model.step(token)
+        self.stm.learn(token)
         self.stats["steps"] += 1
         self._onsets.clear()
         self._plan = None
@@ -302,30 +307,37 @@ class Engine:
         if self.muted:
             pass
         elif mode == "chords":
-            self._accompany(k + 1, probs)
+            self._accompany(k + 1, self._blend(lstm))
         elif mode == "duet":
-            self._plan_step(k + 1, sample(probs, self.config.temperature, self.config.top_k, self.rng))
+            self._plan_step(k + 1, sample(self._blend(lstm), self.config.temperature, self.config.top_k, self.rng))
         elif mode == "next":
             if player not in (REST_ID, HOLD_ID):
                 self._next_began = k + 1
-                self._plan_step(k + 1, self._sample_pitch(probs))
+                self._plan_step(k + 1, self._sample_pitch(self._blend(lstm)))
             elif self._next_began is not None and k + 1 - self._next_began >= self.clock.steps_per_beat:
                 self.out.release(self.channel, self.clock.step_time(k + 1), k + 1)
                 self._next_began = None
         elif self._answer_left > 0:
             self._answer_left -= 1
-            self._plan_step(k + 1, sample(probs, self.config.temperature, self.config.top_k, self.rng))
+            self._plan_step(k + 1, sample(self._blend(lstm), self.config.temperature, self.config.top_k, self.rng))
         elif planned is not None:
             self.out.release(self.channel, self.clock.step_time(k + 1), k + 1)  # the answer ends
         elif self._armed and self._silent_steps >= round(self.config.answer_after_bars * steps_per_bar):
             self._armed = False
             self.stats["answers"] += 1
             self._answer_left = max(1, round(self.config.answer_bars * steps_per_bar)) - 1
-            self._plan_step(k + 1, self._sample_pitch(probs))  # an answer begins with a note
+            self._plan_step(k + 1, self._sample_pitch(self._blend(lstm)))  # an answer begins with a note
         # Not while an answer is still owed: answer_after_bars may be longer than the idle time.
         if mode != "duet" and not (mode == "respond" and self._armed) and \
                 self._idle_steps >= IDLE_RESET_BARS * steps_per_bar:
             self._reset_model()
+
+    def _blend(self, lstm: np.ndarray) -> np.ndarray:
+        """What jamd draws from: the LSTM's ``lstm`` blended with the short-term model.
+
+        Asked for only on a step where jamd plays: blending costs more than learning.
+        """
+        return self.stm.blend(lstm, self.config.stm_strength)
 
     def _accompany(self, step: int, probs: np.ndarray) -> None:
         """chords mode: on a beat ``step``, sound the chord chosen from ``probs`` if it differs."""

@@ -16,6 +16,7 @@ from typing import Callable
 import mido
 import numpy as np
 
+from daemon.messages import note_off
 from daemon.voice import Scheduled
 
 EARLY = 0.0002  # send a message this close to its time now: a sleep cannot be shorter anyway
@@ -98,7 +99,7 @@ class Output:
             if not (msg.type == "note_on" and msg.velocity > 0):
                 self._emit(now, msg, measure=False)
         for channel, note in sorted(self.sounding):
-            self._emit(now, mido.Message("note_off", channel=channel, note=note), measure=False)
+            self._emit(now, note_off(channel, note), measure=False)
         for channel in sorted(channels | self.channels):
             for control in (64, 123):
                 self._emit(now, mido.Message("control_change", channel=channel, control=control, value=0),

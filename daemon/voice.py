@@ -13,6 +13,8 @@ import math
 
 import mido
 
+from daemon.messages import note_off
+
 Scheduled = tuple[float, mido.Message]  # (send time in seconds on the caller's clock, message)
 
 VELOCITY_START = 80
@@ -73,6 +75,16 @@ class Outbox:
         """True if a note-on for ``channel`` is waiting to go out."""
         return any(e[4].type == "note_on" and e[4].channel == channel for e in self._queue)
 
+    def busy(self, channel: int) -> bool:
+        """True if a note of ``channel`` sounds or waits to go out (one call: it is on the input path)."""
+        for key in self._sounding:
+            if key[0] == channel:
+                return True
+        for entry in self._queue:
+            if entry[4].type == "note_on" and entry[4].channel == channel:
+                return True
+        return False
+
     def cancel(self, channel: int, now: float) -> list[Scheduled]:
         """Drop ``channel``'s waiting notes and end its sounding ones at ``now``."""
         self._queue = [e for e in self._queue if not (e[4].type in ("note_on", "note_off") and e[4].channel == channel)]
@@ -97,7 +109,7 @@ class Outbox:
 
 
 def _off(channel: int, note: int) -> mido.Message:
-    return mido.Message("note_off", channel=channel, note=note, velocity=0)
+    return note_off(channel, note)  # on the input path when a player barges in: built fast
 
 
 class VelocityFollower:

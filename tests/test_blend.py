@@ -32,6 +32,7 @@ def test_blend_is_a_distribution(lstm, stm, strength):
     p = blend(distribution(lstm), distribution(stm), strength)
     assert p.shape == (V,) and np.all(p >= 0.0)
     assert p.sum() == pytest.approx(1.0, abs=1e-12)
+    assert np.array_equal(blend(distribution(lstm), distribution(stm), strength, out=np.empty(V)), p)
 
 
 def test_strength_zero_is_the_lstm_exactly():
@@ -40,7 +41,8 @@ def test_strength_zero_is_the_lstm_exactly():
     assert blend(lstm, stm, 0.0) is lstm
     short = ShortTerm(V)
     for token in [5, 6, 7, 5, 6, 7, 5, 6]:
-        assert short.step(token, lstm, 0.0) is lstm
+        short.learn(token)
+        assert short.blend(lstm, 0.0) is lstm
     assert len(short.ppm) > 0, "it learns at strength 0, so turning it up uses what was played"
 
 
@@ -70,8 +72,8 @@ def test_short_term_model_learns_a_repeated_phrase():
     phrase = [10, HOLD_ID, 17, 13, HOLD_ID, 20]
     uniform = distribution(np.ones(V))
     for token in phrase * 3 + phrase[:3]:
-        p = short.step(token, uniform, 0.25)
-    assert int(np.argmax(p)) == 13
+        short.learn(token)
+    assert int(np.argmax(short.blend(uniform, 0.25))) == 13
     short.forget()
     assert len(short.ppm) == 0
 
@@ -82,7 +84,8 @@ def test_short_term_memory_stays_bounded_however_long_jamd_plays():
     uniform = distribution(np.ones(V))
     sizes = []
     for i in range(4000):
-        short.step(int(rng.integers(1, V)), uniform, 0.25)
+        short.learn(int(rng.integers(1, V)))
+        short.blend(uniform, 0.25)
         if i % 1000 == 999:
             sizes.append(len(short.ppm))
     # Every learned token adds at most one context per order, and the window forgets them.
@@ -137,5 +140,6 @@ def test_a_chords_model_is_not_blended():
     model = load_model(path)
     short = ShortTerm.for_model(model)
     lstm = model.step(5)
-    assert short.step(5, lstm, 1.0) is lstm
+    short.learn(5)
+    assert short.blend(lstm, 1.0) is lstm
     assert len(short.ppm) == 0

@@ -116,3 +116,35 @@ def test_fitted_counts_are_kept_when_the_window_forgets():
 def test_out_of_vocabulary_ids_are_refused():
     with pytest.raises(ValueError, match="outside the vocabulary"):
         PPM(10).update(10)
+
+
+def formula(learned, context, vocab, order):
+    """The module docstring's interpolation, straight from the (context, token) pairs remembered."""
+    probs = np.full(vocab, 1.0 / vocab)
+    for k in range(min(order, len(context)) + 1):
+        suffix = context[len(context) - k:]
+        successors = [token for before, token in learned if len(before) >= k and before[len(before) - k:] == suffix]
+        if not successors:
+            break  # a longer context ending in this one was never seen either
+        counts = np.bincount(successors, minlength=vocab)
+        n, u = len(successors), np.count_nonzero(counts)
+        probs = counts / (n + u) + u / (n + u) * probs
+    return probs
+
+
+def test_distribution_is_the_formula_over_the_window_of_learned_tokens():
+    rng = np.random.default_rng(4)
+    vocab, order, window = 12, 3, 50
+    motif = [1, 5, 3, 5, 8]
+    model, learned, context = PPM(vocab, order, window), [], ()
+    for i in range(400):
+        if i % 70 == 0:
+            model.reset()
+            context = ()
+        token = motif[i % len(motif)] if rng.random() < 0.7 else int(rng.integers(0, vocab))
+        assert np.allclose(model.distribution(), formula(learned[-window:], context, vocab, order), rtol=1e-12, atol=0)
+        learn = i % 9 != 0
+        if learn:
+            learned.append((context, token))
+        model.update(token, learn)
+        context = (context + (token,))[-order:]

@@ -86,10 +86,12 @@ def stm_predictions(model: StepModel, ids: Sequence[int], strength: float):
     """The LSTM blended as the daemon blends it with a short-term model of this song's own past only."""
     short = ShortTerm.for_model(model)
     model.reset()
-    probs = short.step(ids[0], model.step(ids[0]), strength)
+    lstm = model.step(ids[0])
+    short.learn(ids[0])
     for token in ids[1:]:
-        yield probs
-        probs = short.step(token, model.step(token), strength)
+        yield short.blend(lstm, strength)  # overwritten by the next blend: scored before it
+        lstm = model.step(token)
+        short.learn(token)
 
 
 def ngram_predictions(ngram: PPM, ids: Sequence[int]):
