@@ -171,3 +171,27 @@ def test_the_players_all_notes_off_releases_their_stuck_keys(folk_model):
     panic = (lost_off[0], mido.Message("control_change", channel=0, control=123, value=0))
     ons = note_ons(run(engine, phrase + [panic], until=lost_off[0] + 3 * BAR), JAMD)
     assert ons and ons[0][0] == pytest.approx(lost_off[0] + BAR)
+
+
+def test_the_live_input_path_skipping_the_step_check_plays_the_same(folk_model):
+    """The service passes tick=False for a message that came before the engine's next step, as
+    it does live: jamd must play exactly what it plays with the check, answers and barge-ins included."""
+    phrase = tune(until=6.0)
+    again = [(t + phrase[-1][0] + 1.5 * BAR, m) for t, m in phrase]  # barges in on the answer
+
+    def drive(engine, skip_check):
+        out = []
+        for when, msg in phrase + again:
+            while engine.next_tick_time() <= when:  # the service's loop: steps due by now first
+                out += engine.tick(engine.next_tick_time())
+            out += engine.handle(msg, when, tick=not skip_check)
+        return out + engine.tick(again[-1][0] + 4 * BAR)
+
+    folk_model.reset()
+    with_check = drive(make_engine(folk_model, seed=3), skip_check=False)
+    folk_model.reset()
+    engine = make_engine(folk_model, seed=3)
+    without = drive(engine, skip_check=True)
+    assert [(t, m.bytes()) for t, m in without] == [(t, m.bytes()) for t, m in with_check]
+    assert engine.stats["answers"] >= 1 and engine.stats["barge_ins"] >= 1
+    assert_hygienic(without)
