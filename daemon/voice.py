@@ -71,10 +71,6 @@ class Outbox:
         """Notes whose note-on went out and note-off did not, as (channel 0-15, note)."""
         return {k for k in self._sounding if channel is None or k[0] == channel}
 
-    def pending_notes(self, channel: int) -> bool:
-        """True if a note-on for ``channel`` is waiting to go out."""
-        return any(e[4].type == "note_on" and e[4].channel == channel for e in self._queue)
-
     def busy(self, channel: int) -> bool:
         """True if a note of ``channel`` sounds or waits to go out (one call: it is on the input path)."""
         for key in self._sounding:
