@@ -45,8 +45,8 @@ from model_step import per_step, print_short_term, short_term_candidates  # noqa
 from daemon.ports import unavailable_reason  # noqa: E402
 
 JACK = rtmidi.API_UNIX_JACK
-CLIENT = f"jamd-bench-{os.getpid()}"
-PAUSE_SECONDS = 2.3  # more than one bar at 120 bpm: jamd answers, then the next phrase barges in  # jamd's client name here: no other jamd is mistaken for it
+CLIENT = f"jamd-bench-{os.getpid()}"  # jamd's client name here: no other jamd is mistaken for it
+PAUSE_SECONDS = 2.3  # more than one bar at 120 bpm: jamd answers, then the next phrase barges in
 
 
 def ensure_jack() -> subprocess.Popen | None:
@@ -215,7 +215,8 @@ def main() -> None:
     parser.add_argument("--no-seeds", action="store_true", help="skip the TensorFlow predict column")
     args = parser.parse_args()
     server = ensure_jack()
-    model_path = str(load_model(args.model).path)
+    model = load_model(args.model)
+    model_path = str(model.path)
     try:
         # 1 + 2: start (the median of three: the first run also warms the disk cache), memory,
         # latency at a human rate.
@@ -258,7 +259,6 @@ def main() -> None:
         print(f"  output timing error (sent - intended): {timing}")
 
         # The grid step's own work, off the input path: the LSTM step and the short-term model.
-        model = load_model(model_path)
         short, candidates = short_term_candidates(model)
         t = per_step({"jamd": lambda i: model.step(3 + i % 20), **candidates}, 2000)
         print(f"\nper grid step (not on the input path): LSTM step {t['jamd']:.1f} us")

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import mido
 
-# status high nibble -> (type, names of the data bytes) for the channel messages
+# status high nibble -> (type, names of the data bytes) for the channel messages other than notes
 _CHANNEL = {
-    0x80: ("note_off", ("note", "velocity")),
-    0x90: ("note_on", ("note", "velocity")),
     0xA0: ("polytouch", ("note", "value")),
     0xB0: ("control_change", ("control", "value")),
     0xC0: ("program_change", ("program",)),

@@ -13,7 +13,7 @@ import math
 
 import mido
 
-from daemon.messages import note_off
+from daemon.messages import note_off  # built fast: a barge-in ends notes on the input path
 
 Scheduled = tuple[float, mido.Message]  # (send time in seconds on the caller's clock, message)
 
@@ -58,7 +58,7 @@ class Outbox:
             key = (msg.channel, msg.note)
             if key in self._sounding:
                 # Retrigger: many synths stack a second note-on and leave one hanging.
-                return [(time, _off(*key)), (time, msg)]
+                return [(time, note_off(*key)), (time, msg)]
             self._sounding.add(key)
         elif msg.type in ("note_off", "note_on"):
             key = (msg.channel, msg.note)
@@ -92,7 +92,7 @@ class Outbox:
         notes = {n for c, n in self._sounding if c == channel}
         notes |= {e[4].note for e in self._queue if e[4].type == "note_on" and e[4].channel == channel}
         for note in sorted(notes):
-            self.at(time, _off(channel, note), step)
+            self.at(time, note_off(channel, note), step)
 
     def clear(self, now: float) -> list[Scheduled]:
         """Drop everything waiting and end every sounding note at ``now``."""
@@ -101,11 +101,7 @@ class Outbox:
 
     def _end(self, now: float, keys: set[tuple[int, int]]) -> list[Scheduled]:
         self._sounding -= keys
-        return [(now, _off(c, n)) for c, n in sorted(keys)]
-
-
-def _off(channel: int, note: int) -> mido.Message:
-    return note_off(channel, note)  # on the input path when a player barges in: built fast
+        return [(now, note_off(c, n)) for c, n in sorted(keys)]
 
 
 class VelocityFollower:
