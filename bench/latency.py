@@ -260,8 +260,10 @@ def main() -> None:
 
         # The grid step's own work, off the input path: the LSTM step and the short-term model.
         short, candidates = short_term_candidates(model)
-        t = per_step({"jamd": lambda i: model.step(3 + i % 20), **candidates}, 2000)
-        print(f"\nper grid step (not on the input path): LSTM step {t['jamd']:.1f} us")
+        t = per_step({"jamd": lambda i: model.step(3 + i % 20), "feed": lambda i: model.feed(3 + i % 20),
+                      **candidates}, 2000)
+        print(f"\nper grid step (not on the input path): LSTM step {t['jamd']:.1f} us, of which the "
+              f"softmax, only when jamd plays, {t['jamd'] - t['feed']:.1f} us")
         print_short_term(short, t)
 
         # 3: sustained flood with thru: every note-on must come back out on the player's channel.

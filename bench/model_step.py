@@ -1,6 +1,7 @@
 """One model step three ways, side by side in one run; prints microseconds and ratios, asserts nothing.
 
-1. ``StepModel.step``: IOBinding onto preallocated buffers, state copied in place (what jamd runs);
+1. ``StepModel.step``: IOBinding onto preallocated buffers, the state in ping-pong buffers (what
+   jamd runs), and ``StepModel.feed``, the same without the softmax (a step where jamd listens);
 2. a plain ``session.run`` with the same session options, feeding and fetching state as arrays;
 3. the same plain run with onnxruntime's default options (threads spinning on every core).
 
@@ -121,6 +122,7 @@ def main() -> None:
     step = 60.0 / 120.0 / model.steps_per_beat
     t = per_step({
         "jamd": lambda i: model.step(3 + i % 20),
+        "feed": lambda i: model.feed(3 + i % 20),
         "same": plain(model, options),
         "default": plain(model, ort.SessionOptions()),
         **stm_candidates,
@@ -129,6 +131,7 @@ def main() -> None:
     }, args.steps)
 
     print(f"StepModel.step (IOBinding)      {t['jamd']:8.1f} us")
+    print(f"StepModel.feed (no softmax)     {t['feed']:8.1f} us   ratio {t['feed'] / t['jamd']:.2f}x")
     print(f"session.run, same options       {t['same']:8.1f} us   ratio {t['same'] / t['jamd']:.2f}x")
     print(f"session.run, default options    {t['default']:8.1f} us   ratio {t['default'] / t['jamd']:.2f}x")
     print_short_term(short, t)

@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     run = commands.add_parser("run", help="run the jam partner on MIDI ports",
                               description="Listen on MIDI input ports and play on an output. With no ports "
-                              "named, open virtual ports 'jamd in' and 'jamd out' for others to connect. "
+                              "named, open virtual ports 'jamd in' and 'jamd out' for others to connect; with only "
+                              "--output named, listen to every input device, also those plugged in later. "
                               "SIGTERM/SIGINT stop it cleanly (every note ended), SIGHUP re-reads the "
                               "settings and the model.")
     settings.add_arguments(run)

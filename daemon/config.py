@@ -53,8 +53,8 @@ class Config:
     clock: str = _opt("auto", "internal clock, follow incoming MIDI clock, or auto (follow it once it arrives)",
                       choices=CLOCKS)
     backend: str = _opt("auto", "MIDI backend", choices=BACKENDS)
-    input: tuple[str, ...] = _opt((), "input port names (substring match); none = every port",
-                                  metavar="PORT")
+    input: tuple[str, ...] = _opt((), "input port names (substring match); none = every device, also "
+                                  "those plugged in later", metavar="PORT")
     output: str = _opt("", "output port name (substring match); empty = first port", metavar="PORT")
     virtual: bool = _opt(False, "open virtual ports named 'jamd' instead of connecting to existing ones")
     channel: int = _opt(2, "MIDI channel jamd plays on", range=(1, 16), metavar="CH")

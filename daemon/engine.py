@@ -33,7 +33,7 @@ from daemon import chords as chordlib
 from daemon.config import MELODY_MODES, Config, pitch_range
 from daemon.encoding import HOLD_ID, REST_ID, START_ID, token_pitches
 from daemon.errors import JamdError
-from daemon.messages import note_off
+from daemon.messages import note_off, note_on
 from daemon.model import StepModel, sample, shipped_models
 from daemon.voice import Outbox, Scheduled, VelocityFollower
 
@@ -119,42 +119,59 @@ class Engine:
         """Take any incoming message at ``now`` (seconds); return what is due by then.
 
         ``tick=False``: the caller knows ``now`` is before ``next_tick_time()`` (asked since the
-        engine last changed), so no grid step is due first; the live input path saves the check.
+        engine last changed), so no grid step and no waiting message is due; the live input
+        path saves the checks.
         """
-        out = self.tick(now) if tick else []
         kind = getattr(msg, "type", None)
+        if kind == "note_on" or kind == "note_off":
+            return self.note(msg.channel, msg.note, msg.velocity if kind == "note_on" else 0, now, tick)
+        out = self.tick(now) if tick else []
         if kind in ("clock", "start", "stop", "continue"):
             return out + self._on_clock(kind, now)
         channel = getattr(msg, "channel", None)
         if channel is None or (self.config.input_channel and channel != self.config.input_channel - 1):
             return out
-        if kind == "note_on" and msg.velocity > 0:
-            out += self._note_on(msg, now)
-        elif kind in ("note_on", "note_off"):
-            self._held.discard((channel, msg.note))
-            if self.config.thru:
-                out += self.out.send_now(now, note_off(channel, msg.note))
-        elif kind == "control_change":
+        if kind == "control_change":
             out += self._control(msg.control, msg.value, now, channel)
         elif kind == "program_change":
             out += self._switch_model(msg.program, now)
         return out + self.out.due(now)
 
-    def _note_on(self, msg: mido.Message, now: float) -> list[Scheduled]:
-        if self.config.tap_note and msg.note == self.config.tap_note:
+    def note(self, channel: int, note: int, velocity: int, now: float, tick: bool = True) -> list[Scheduled]:
+        """``handle`` for a note-on (``velocity`` > 0) or note-off given as numbers.
+
+        Notes are nearly all of a player's input: the live path hands them over without
+        building a message object (each Python step costs 5-15 us on the engine thread's cold
+        caches).
+        """
+        out = self.tick(now) if tick else []
+        if self.config.input_channel and channel != self.config.input_channel - 1:
+            return out
+        if velocity:
+            out += self._note_on(channel, note, velocity, now)
+        else:
+            self._held.discard((channel, note))
+            if self.config.thru:
+                out += self.out.send_now(now, note_off(channel, note))
+        if tick:
+            out += self.out.due(now)
+        return out
+
+    def _note_on(self, channel: int, note: int, velocity: int, now: float) -> list[Scheduled]:
+        if self.config.tap_note and note == self.config.tap_note:
             self.clock.tap(now)
             return []
         out = []
         if self.config.thru:
-            out += self.out.send_now(now, msg.copy())
+            out += self.out.send_now(now, note_on(channel, note, velocity))
         self.stats["notes_in"] += 1
-        self.velocity.hear(msg.velocity)
+        self.velocity.hear(velocity)
         if not self.clock.ready:
             return out  # stopped, or no MIDI clock yet: no grid to put the note on
         if self.clock.step < self._listen_from:
             return out  # still counting off: the player is getting ready, not playing to jamd
-        self._onsets.add(msg.note)
-        self._held.add((msg.channel, msg.note))
+        self._onsets.add(note)
+        self._held.add((channel, note))
         if self.config.mode == "respond" and (self.answering or self.out.busy(self.channel)):
             self.stats["barge_ins"] += 1
             out += self._stop_jamd(now)
@@ -270,7 +287,7 @@ class Engine:
 
     def _reset_model(self) -> None:
         self.model.reset()
-        self.model.step(START_ID)
+        self.model.feed(START_ID)
         self.stm.reset()
         self.stats["resets"] += 1
         self._silent_steps = self._idle_steps = 0
@@ -290,7 +307,7 @@ class Engine:
             token = planned
         else:
             token = player
-        lstm = self.model.step(token)
+        self.model.feed(token)
         self.stm.learn(token)
         self.stats["steps"] += 1
         self._onsets.clear()
@@ -307,37 +324,38 @@ class Engine:
         if self.muted:
             pass
         elif mode == "chords":
-            self._accompany(k + 1, self._blend(lstm))
+            self._accompany(k + 1, self._blend())
         elif mode == "duet":
-            self._plan_step(k + 1, sample(self._blend(lstm), self.config.temperature, self.config.top_k, self.rng))
+            self._plan_step(k + 1, sample(self._blend(), self.config.temperature, self.config.top_k, self.rng))
         elif mode == "next":
             if player not in (REST_ID, HOLD_ID):
                 self._next_began = k + 1
-                self._plan_step(k + 1, self._sample_pitch(self._blend(lstm)))
+                self._plan_step(k + 1, self._sample_pitch(self._blend()))
             elif self._next_began is not None and k + 1 - self._next_began >= self.clock.steps_per_beat:
                 self.out.release(self.channel, self.clock.step_time(k + 1), k + 1)
                 self._next_began = None
         elif self._answer_left > 0:
             self._answer_left -= 1
-            self._plan_step(k + 1, sample(self._blend(lstm), self.config.temperature, self.config.top_k, self.rng))
+            self._plan_step(k + 1, sample(self._blend(), self.config.temperature, self.config.top_k, self.rng))
         elif planned is not None:
             self.out.release(self.channel, self.clock.step_time(k + 1), k + 1)  # the answer ends
         elif self._armed and self._silent_steps >= round(self.config.answer_after_bars * steps_per_bar):
             self._armed = False
             self.stats["answers"] += 1
             self._answer_left = max(1, round(self.config.answer_bars * steps_per_bar)) - 1
-            self._plan_step(k + 1, self._sample_pitch(self._blend(lstm)))  # an answer begins with a note
+            self._plan_step(k + 1, self._sample_pitch(self._blend()))  # an answer begins with a note
         # Not while an answer is still owed: answer_after_bars may be longer than the idle time.
         if mode != "duet" and not (mode == "respond" and self._armed) and \
                 self._idle_steps >= IDLE_RESET_BARS * steps_per_bar:
             self._reset_model()
 
-    def _blend(self, lstm: np.ndarray) -> np.ndarray:
-        """What jamd draws from: the LSTM's ``lstm`` blended with the short-term model.
+    def _blend(self) -> np.ndarray:
+        """What jamd draws from: the LSTM's probabilities blended with the short-term model's.
 
-        Asked for only on a step where jamd plays: blending costs more than learning.
+        Asked for only on a step where jamd plays: the softmax and the blend cost more than
+        feeding and learning, which every step does.
         """
-        return self.stm.blend(lstm, self.config.stm_strength)
+        return self.stm.blend(self.model.probabilities(), self.config.stm_strength)
 
     def _accompany(self, step: int, probs: np.ndarray) -> None:
         """chords mode: on a beat ``step``, sound the chord chosen from ``probs`` if it differs."""

@@ -1,8 +1,10 @@
 """One LSTM step at a time through onnxruntime, with the recurrent state carried inside.
 
-The engine calls ``step`` once per grid step (every 150 ms at 100 bpm in 16ths), so the hot
+The engine calls ``feed`` once per grid step (every 150 ms at 100 bpm in 16ths), so the hot
 path reuses buffers bound once through IOBinding: the token, the state going in and the
-state coming out are numpy arrays that onnxruntime reads and writes in place.
+state coming out are numpy arrays that onnxruntime reads and writes in place. The softmax
+is left to ``probabilities()``, asked for only on the steps where jamd plays: between notes,
+with its caches cold, each numpy call costs the engine thread 10-25 us.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ class StepModel:
             raise JamdError(f"{sidecar_path(self.path)}: vocabulary has a token that is not start, rest, hold "
                             "or pitches like '60.64.67'; re-export the model") from None
         self.outputs: tuple[str, ...] = sidecar.outputs  # what step()'s probabilities score
-        self.steps = 0  # step() calls since load, for tests and stats
+        self.steps = 0  # tokens fed since load, for tests and stats
         options = ort.SessionOptions()
         # One thread each: the Pi has 4 cores and the MIDI threads must never wait on ours;
         # spinning threads would burn a core between steps that are 100+ ms apart.
@@ -81,16 +83,12 @@ class StepModel:
         self._check_io()
         token = sidecar.token_input
         self._token = np.zeros((1, 1), dtype=_DTYPES[token.get("dtype", "int32")])
-        self._state_in = [np.zeros((1, s.size), np.float32) for s in sidecar.state]
-        self._state_out = [np.zeros((1, s.size), np.float32) for s in sidecar.state]
+        # Two state buffers per state, read and written in turns (ping-pong): a step writes the
+        # other buffer, so carrying the state is flipping an index, not copying it.
+        self._states = [[np.zeros((1, s.size), np.float32) for s in sidecar.state] for _ in range(2)]
+        self._current = 0  # self._states[self._current] is the state the next step reads
         self._logits = np.zeros((1, len(sidecar.outputs)), np.float32)  # chords: one per chord symbol
-        self._binding = self._session.io_binding()
-        bind = self._binding
-        bind.bind_cpu_input(token["name"], self._token)
-        for s, buf_in, buf_out in zip(sidecar.state, self._state_in, self._state_out):
-            bind.bind_cpu_input(s.input, buf_in)
-            bind.bind_ortvalue_output(s.output, ort.OrtValue.ortvalue_from_numpy(buf_out))
-        bind.bind_ortvalue_output(sidecar.logits_output, ort.OrtValue.ortvalue_from_numpy(self._logits))
+        self._bindings = [self._bind(token["name"], self._states[i], self._states[1 - i]) for i in range(2)]
         try:
             self.step(START_ID)
         except Exception as e:
@@ -98,6 +96,15 @@ class StepModel:
                             "check it matches its sidecar or re-export it") from None
         self.reset()
         self.steps = 0
+
+    def _bind(self, token_name: str, state_in: list[np.ndarray], state_out: list[np.ndarray]):
+        binding = self._session.io_binding()
+        binding.bind_cpu_input(token_name, self._token)
+        for s, buf_in, buf_out in zip(self.sidecar.state, state_in, state_out):
+            binding.bind_cpu_input(s.input, buf_in)
+            binding.bind_ortvalue_output(s.output, ort.OrtValue.ortvalue_from_numpy(buf_out))
+        binding.bind_ortvalue_output(self.sidecar.logits_output, ort.OrtValue.ortvalue_from_numpy(self._logits))
+        return binding
 
     @property
     def name(self) -> str:
@@ -138,32 +145,42 @@ class StepModel:
 
     def reset(self) -> None:
         """Zero the recurrent state (the caller then feeds ``start``)."""
-        for buf in self._state_in:
+        for buf in self._states[self._current]:
             buf.fill(0.0)
 
-    def step(self, token_id: int) -> np.ndarray:
-        """Feed one token (one grid step); return probabilities (float64) over ``sidecar.outputs``.
+    def feed(self, token_id: int) -> None:
+        """Feed one token (one grid step) and carry the state; ``probabilities()`` then scores what follows.
+
+        The engine feeds every step but needs the probabilities only on steps where jamd plays.
+        """
+        self._token[0, 0] = token_id
+        self._session.run_with_iobinding(self._bindings[self._current])
+        self._current = 1 - self._current
+        self.steps += 1
+
+    def probabilities(self) -> np.ndarray:
+        """A new float64 array of probabilities over ``sidecar.outputs`` after the last token fed.
 
         A melody model scores the next token; a chords model the chord of the next beat.
         """
-        self._token[0, 0] = token_id
-        self._session.run_with_iobinding(self._binding)
-        for buf_in, buf_out in zip(self._state_in, self._state_out):
-            np.copyto(buf_in, buf_out)
-        self.steps += 1
         logits = self._logits[0].astype(np.float64)
         logits -= logits.max()
         probs = np.exp(logits)
         probs /= probs.sum()
         return probs
 
+    def step(self, token_id: int) -> np.ndarray:
+        """``feed(token_id)``, then ``probabilities()``."""
+        self.feed(token_id)
+        return self.probabilities()
+
     def get_state(self) -> tuple[np.ndarray, ...]:
         """A copy of the recurrent state, to try a branch and come back with ``set_state``."""
-        return tuple(buf.copy() for buf in self._state_in)
+        return tuple(buf.copy() for buf in self._states[self._current])
 
     def set_state(self, state: tuple[np.ndarray, ...]) -> None:
         """Restore a state from ``get_state``."""
-        for buf, value in zip(self._state_in, state):
+        for buf, value in zip(self._states[self._current], state):
             np.copyto(buf, value)
 
 

@@ -19,13 +19,13 @@ JAMD = 1  # channel 2 on the wire
 def spy_tokens(model):
     """Record every token fed to the real model."""
     fed = []
-    step = model.step
+    feed = model.feed
 
     def recording(token):
         fed.append(token)
-        return step(token)
+        feed(token)
 
-    model.step = recording
+    model.feed = recording
     return fed
 
 

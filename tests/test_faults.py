@@ -163,8 +163,8 @@ def test_flood_and_garbage_into_jamd_in_then_it_answers_normally(jack_server, fo
     assert stats["in"] + stats["dropped"] >= 5000, "the flood never reached jamd"
     assert stats["unreadable"] > 0, "random bytes should have been counted as unreadable"
     assert stats["queue_max"] <= 4096  # the bound holds
-    # About a bar of silence, at whatever tempo the garbage left: a burst of 48 clock pulses reads
-    # as 300 bpm (a 0.8 s bar) and auto clock keeps the last tempo it followed (daemon/clock.py).
+    # About a bar of silence, at whatever tempo the garbage left: a burst of 48 clock pulses is no
+    # tempo (daemon/clock.py), so auto clock falls back to the internal 100 bpm (a 2.4 s bar).
     assert 0.5 <= first - last <= 4.0, "jamd should answer after about a bar of silence"
     assert {m.channel for m in answer} == {CHANNEL - 1}
     assert not player.sounding(), f"notes left on: {player.sounding()}"

@@ -254,7 +254,7 @@ def test_every_note_on_gets_its_note_off_on_panic_mute_mode_switch_and_sigint(ja
 
 KEYS = """
 import signal, sys, rtmidi
-out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, "e2e-keys-%d" % int(sys.argv[1]))
+out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, sys.argv[1])
 out.open_virtual_port("keys")
 
 def quit(*_):
@@ -270,8 +270,9 @@ for line in sys.stdin:
 class Keys:
     """A USB keyboard stand-in: a separate JACK client process we can kill and bring back."""
 
-    def __init__(self):
-        self.proc = subprocess.Popen([sys.executable, "-c", KEYS, str(os.getpid())], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    def __init__(self, client: str = f"e2e-keys-{os.getpid()}"):
+        self.port = client + ":keys"
+        self.proc = subprocess.Popen([sys.executable, "-c", KEYS, client], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True)
         assert self.proc.stdout.readline().strip() == "ready"
 
@@ -364,3 +365,59 @@ def test_tells_systemd_ready_pings_the_watchdog_and_says_stopping(jamd_factory, 
         while True:
             rest.append(listener.recv(4096).decode())
     assert "STOPPING=1" in rest
+
+
+class Synth(Player):
+    """A synth jamd plays to by name (--output): a JACK client with one MIDI input port."""
+
+    def __init__(self):
+        self.client = f"e2e-synth-{os.getpid()}"
+        self.inp = rtmidi.MidiIn(JACK, self.client)
+        self.inp.ignore_types(sysex=True, timing=True, active_sense=True)
+        self.received = []
+        self.inp.set_callback(lambda event, _: self.received.append((time.monotonic(), mido.Message.from_bytes(event[0]))))
+        self.inp.open_virtual_port("in")
+
+    def close(self) -> None:
+        self.inp.delete()
+
+
+def wait_until(condition, timeout: float = 10.0) -> bool:
+    # jamd looks for devices once a second; JACK may stall on a loaded box.
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def test_listening_to_every_device_waits_for_a_keyboard_and_follows_each_one_plugged_in(jamd_factory):
+    """No --input: a Pi boots jamd before the keyboard is plugged in, then the player swaps keyboards."""
+    probe = rtmidi.MidiIn(JACK, "e2e-probe")
+    devices_before = probe.get_ports()
+    probe.delete()
+    synth = Synth()
+    keys = None
+    try:
+        jamd = jamd_factory("--output", synth.client, "--thru", "--mode", "next")
+        if not devices_before:  # always so on the server the tests start (CI)
+            assert "no MIDI input device on jack yet: waiting for one" in jamd.log()
+            assert "in every device (none yet)" in jamd.log()
+        for number in (1, 2):
+            keys = Keys(f"e2e-keys-{os.getpid()}-{number}")
+            assert wait_until(lambda: f"input new: {keys.port}" in jamd.log()), "not picked up:\n" + jamd.log()
+            # Channel 12: no other test's player on a shared JACK server plays there.
+            keys.send(0x9B, 62, 100)  # held down when the cable is pulled
+            assert wait_until(lambda: (11, 62) in synth.sounding()), "no thru echo:\n" + jamd.log()
+            keys.kill()
+            assert wait_until(lambda: (11, 62) not in synth.sounding()), "held note never ended"
+            assert f"input lost: {keys.port}" in jamd.log()
+        assert jamd.stop() == 0
+    finally:
+        if keys:
+            keys.kill()
+        synth.close()
+    log = jamd.log()
+    picked_up = [line.split("input new: ")[1] for line in log.splitlines() if "input new: " in line]
+    assert len(picked_up) == len(set(picked_up)), "a device was connected twice"
+    assert not any(jamd.client in line for line in picked_up), "jamd listened to its own port"
+    assert "Traceback" not in log

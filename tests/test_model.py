@@ -52,6 +52,23 @@ def test_step_matches_a_plain_onnxruntime_run_with_explicit_state(folk_model, fo
         np.testing.assert_allclose(probs, expected / expected.sum(), atol=1e-5)
 
 
+def test_feeding_without_probabilities_carries_the_same_state(folk_model, folk_model_path):
+    # The engine feeds every grid step and asks for probabilities only when jamd plays.
+    session = ort.InferenceSession(str(folk_model_path), providers=["CPUExecutionProvider"])
+    side = folk_model.sidecar
+    state = {s.input: np.zeros((1, s.size), np.float32) for s in side.state}
+    folk_model.reset()
+    for i, token in enumerate([START_ID] + _tokens(folk_model, 31)):
+        folk_model.feed(token)
+        feeds = {side.token_input["name"]: np.array([[token]], np.int32), **state}
+        outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
+        state = {s.input: outputs[s.output] for s in side.state}
+        if i % 5 == 4:
+            logits = outputs[side.logits_output][0].astype(np.float64)
+            expected = np.exp(logits - logits.max())
+            np.testing.assert_allclose(folk_model.probabilities(), expected / expected.sum(), atol=1e-5)
+
+
 def test_state_is_carried_and_reset_forgets_it(folk_model):
     melody = _tokens(folk_model)
     folk_model.reset()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from daemon.errors import JamdError
-from daemon.ports import is_own_port, match_port, unavailable_reason
+from daemon.ports import is_own_port, match_port, new_devices, unavailable_reason
 
 ALSA = ["Midi Through:Midi Through Port-0 14:0", "nanoKEY2:nanoKEY2 MIDI 1 20:0",
         "Arturia KeyStep 32:Arturia KeyStep 32 MIDI 1 24:0"]
@@ -55,6 +55,13 @@ def test_jamd_never_connects_to_its_own_ports():
     assert is_own_port("jamd:jamd out") and is_own_port("jamd-01:jamd in")
     assert is_own_port("jamd:jamd in 129:0")
     assert not is_own_port("jamdrums:out") and not is_own_port("qsynth:midi_00")
+
+
+def test_listening_to_every_device_leaves_out_the_one_jamd_plays_to_and_those_it_hears():
+    through_out = "Midi Through:Midi Through Port-0 14:0"  # jamd plays to it: its input would echo jamd
+    assert new_devices(ALSA, set(), [through_out]) == ALSA[1:]
+    assert new_devices(ALSA, {ALSA[1]}, [through_out]) == [ALSA[2]]
+    assert new_devices(ALSA, set(ALSA), []) == []
 
 
 def test_backend_of_another_platform_is_unavailable_with_a_reason():
