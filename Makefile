@@ -23,12 +23,13 @@ run: setup
 test: setup-train
 	$(BIN)/python -m pytest -q -ra
 
-# Rebuild the shipped models exactly as committed (CPU, 2 cores: see README for timings).
+# Rebuild the shipped models exactly as committed (CPU, 2 cores: see README for timings). Each run
+# stops when its validation loss stops improving and keeps the best weights.
 models: setup-train
-	$(BIN)/jamd-train fit $(DATA)/essen-kern/deutschl --name folk -o models/folk.onnx --seed 1 --epochs 7
-	$(BIN)/jamd-train fit $(DATA)/nottingham/ABC_cleaned --name nottingham -o models/nottingham.onnx --seed 1 --epochs 20
-	$(BIN)/jamd-train fit $(DATA)/piano-midi/midi_songs --name piano -o models/piano.onnx --seed 1 --epochs 30 --batch 16 --min-count 20
-	$(BIN)/jamd-train fit-chords $(DATA)/nottingham/MIDI --name nottingham-chords -o models/nottingham-chords.onnx --seed 1
+	$(BIN)/jamd-train fit $(DATA)/essen-kern/deutschl --name folk -o models/folk.onnx --seed 1
+	$(BIN)/jamd-train fit $(DATA)/nottingham/ABC_cleaned --name nottingham -o models/nottingham.onnx --seed 1
+	$(BIN)/jamd-train fit --kind chords $(DATA)/nottingham/MIDI --name nottingham-chords -o models/nottingham-chords.onnx --seed 1
+	$(BIN)/jamd-train fit $(DATA)/piano-midi/midi_songs --name piano -o models/piano.onnx --seed 1 --batch 16 --min-count 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache runs cache

@@ -27,7 +27,7 @@ TUNES = sorted((Path(__file__).parents[1] / "tests" / "fixtures" / "nottingham" 
 def opening(path: Path, seconds: float) -> list[tuple[float, mido.Message]]:
     """The tune's note messages up to ``seconds``, with every note that began there ended."""
     events, sounding = [], set()
-    for when, msg in read_events(path):
+    for when, msg in read_events(path).events:
         if msg.type not in ("note_on", "note_off"):
             continue
         on = msg.type == "note_on" and msg.velocity > 0

@@ -51,7 +51,7 @@ def plain(model, options):
     names = [side.logits_output] + [s.output for s in side.state]
 
     def step(i):
-        feeds = {side.token_input["name"]: np.array([[3 + i % 20]], np.int32), **state}
+        feeds = {side.inputs[0].name: np.array([[3 + i % 20]], np.int32), **state}
         logits, *new = session.run(names, feeds)
         for s, value in zip(side.state, new):
             state[s.input] = value

@@ -116,7 +116,7 @@ class ShortTerm:
     @classmethod
     def for_model(cls, model) -> "ShortTerm":
         """A fresh short-term model for a ``daemon.model.StepModel``."""
-        return cls(len(model.vocab), model.sidecar.kind == "melody")
+        return cls(len(model.vocab), model.sidecar.model_kind.blends)
 
     def learn(self, token: int) -> None:
         """Count ``token`` (the one just fed to the LSTM) after the tokens before it.

@@ -20,7 +20,6 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from daemon.errors import JamdError
 
 NO_CHORD = "N"
 ROOTS = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
@@ -131,11 +130,6 @@ def choose(probs: np.ndarray, current: int | None, temperature: float, rng: np.r
     return pick
 
 
-def check_mode(mode: str, kind: str, model: str) -> None:
-    """JamdError unless a ``kind`` model (``melody``/``chords``) named ``model`` can play ``mode``."""
-    if (mode == "chords") != (kind == "chords"):
-        fix = "use --mode chords" if kind == "chords" else "use a chords model, e.g. --model nottingham-chords"
-        raise JamdError(f"model {model} is a {kind} model and cannot play mode {mode}; {fix}")
 
 
 def contains(chord: str, pitch: int | None) -> bool:

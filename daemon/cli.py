@@ -43,7 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
                                description="Feed a MIDI file through jamd in simulated time and write the "
                                "player's part and jamd's answer as a two-track MIDI file.")
     # dest names must not be Config fields: config_from_args reads every field it finds.
-    play.add_argument("in_file", type=Path, metavar="IN.mid", help="the player's MIDI file")
+    play.add_argument("in_file", type=Path, metavar="IN.mid",
+                      help="the player's MIDI file (or .krn .abc .musicxml with the train extra); its tempo "
+                      "and time signature are used unless --tempo / --beats-per-bar say otherwise")
     play.add_argument("-o", "--output-file", type=Path, required=True, metavar="OUT.mid",
                       help="where to write the two-track result")
     for name in ("config", "model", "mode", "tempo", "seed", "temperature", "top_k", "channel",
@@ -132,7 +134,11 @@ def cmd_play(args: argparse.Namespace) -> int:
     setup_logging(config.log_level)
     from daemon.offline import play_file
 
-    stats = play_file(args.in_file, args.output_file, config)
+    from daemon.offline import FROM_FILE
+
+    # The file's tempo and time signature count unless a flag sets them.
+    stats = play_file(args.in_file, args.output_file, config,
+                      from_file=tuple(name for name in FROM_FILE if not hasattr(args, name)))
     summary = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in stats.items()
                         if isinstance(v, (int, float, str)))
     print(f"wrote {args.output_file}: {summary}")

@@ -4,7 +4,9 @@ Step ``k`` is centred on its time ``T_k``; a player's note belongs to the step w
 nearest, so step ``k``'s window closes at ``T_k + step/2``. Times are seconds on the caller's
 clock; tempo is quarter notes per minute.
 
-MIDI clock is 24 pulses per quarter note. The first pulse after Start is beat 1, Stop pauses
+MIDI clock is 24 pulses per quarter note. The first pulse after Start is beat 1 of bar 1; after
+a Song Position Pointer (a sequencer located to a point in the song) the first pulse after
+Continue is that point, so ``origin`` (the step bar 1 began on) follows the song. Stop pauses
 the grid until Start or Continue, and in ``auto`` the grid goes back to the internal tempo
 if pulses stop arriving while running (a sequencer unplugged, not stopped). Steps begin on the
 pulses themselves; the tempo (how long a step's window stays open, what ``auto`` falls back to)
@@ -47,6 +49,7 @@ class Clock:
         self._followed = self.bpm  # the tempo measured from the pulses, bpm
         self._pulse_times: deque[float] = deque(maxlen=TEMPO_SPAN)
         self._taps: list[float] = []
+        self._song_position: int | None = None  # Song Position Pointer (16ths) for the next Continue
 
     @property
     def tempo(self) -> float:
@@ -104,6 +107,11 @@ class Clock:
 
     def is_bar(self, k: int, beats_per_bar: int) -> bool:
         return (k - self.origin) % (self.steps_per_beat * beats_per_bar) == 0
+
+    def position(self, k: int, beats_per_bar: int) -> tuple[int, int]:
+        """(bar_step, bar_steps) of step ``k``: its place in the bar that begins on ``origin`` (daemon/metre.py)."""
+        bar_steps = self.steps_per_beat * beats_per_bar
+        return (k - self.origin) % bar_steps, bar_steps
 
     def set_tempo(self, bpm: float) -> None:
         """Internal tempo in bpm, clamped to 20-300; the open step keeps its window."""
@@ -163,13 +171,29 @@ class Clock:
             return
         self._restart()
         self.origin = self._base
+        self._song_position = None
         self._last_pulse = now
 
     def on_stop(self) -> None:
         if self.following:
             self.running = False
 
+    def on_song_position(self, sixteenths: int) -> None:
+        """Song Position Pointer: the next Continue resumes ``sixteenths`` 16th notes into the song."""
+        if self.source != "internal":
+            self._song_position = sixteenths
+
     def on_continue(self, now: float) -> None:
+        if self.source == "internal":
+            return
+        position, self._song_position = self._song_position, None
+        if position is not None:
+            # The next pulse begins a new step, ``position`` 16ths after bar 1 of the song.
+            if not self.following:
+                self._followed = self.bpm
+            self.following = True
+            self._pulse, self._base = -1, self.step + 1
+            self.origin = self._base - round(position * self.steps_per_beat / 4)
         if self.following:
             self.running = True
             self._last_pulse = now

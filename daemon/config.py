@@ -27,10 +27,11 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 from daemon.errors import JamdError
+from daemon.kinds import MELODY, MODES
 
 DEFAULT_CONFIG_PATH = Path("/etc/jamd/jamd.toml")
-MELODY_MODES = ("respond", "next", "duet")  # for melody models; CC mode cycles through these
-MODES = MELODY_MODES + ("chords",)  # chords: needs a chords model (kind "chords")
+MELODY_MODES = MELODY.modes  # for melody models; CC mode cycles through these
+# MODES (daemon/kinds.py): every kind's modes; chords needs a chords model
 CLOCKS = ("internal", "midi", "auto")
 BACKENDS = ("auto", "alsa", "jack", "coremidi", "winmm")
 LOG_LEVELS = ("debug", "info", "warning", "error")

@@ -33,6 +33,7 @@ from daemon import chords as chordlib
 from daemon.config import MELODY_MODES, Config, pitch_range
 from daemon.encoding import HOLD_ID, REST_ID, START_ID, token_pitches
 from daemon.errors import JamdError
+from daemon.kinds import check_mode
 from daemon.messages import note_off, note_on
 from daemon.model import StepModel, sample, shipped_models
 from daemon.voice import Outbox, Scheduled, VelocityFollower
@@ -72,7 +73,7 @@ class Engine:
         self._next_began: int | None = None  # next mode: step of jamd's sounding prediction
         self._chord: int | None = None  # chords mode: id of the chord sounding (or starting)
         self._listen_from = 0  # --count-off: the player's notes count from this grid step on
-        chordlib.check_mode(config.mode, model.sidecar.kind, model.name)
+        check_mode(config.mode, model.sidecar.model_kind, model.name)
         self._reset_model()
 
     @property
@@ -128,6 +129,9 @@ class Engine:
         out = self.tick(now) if tick else []
         if kind in ("clock", "start", "stop", "continue"):
             return out + self._on_clock(kind, now)
+        if kind == "songpos":
+            self.clock.on_song_position(msg.pos)
+            return out
         channel = getattr(msg, "channel", None)
         if channel is None or (self.config.input_channel and channel != self.config.input_channel - 1):
             return out
@@ -235,7 +239,7 @@ class Engine:
         out = self._stop_jamd(now)
         try:
             model = self.load_model(names[program])
-            chordlib.check_mode(self.config.mode, model.sidecar.kind, model.name)
+            check_mode(self.config.mode, model.sidecar.model_kind, model.name)
             self.model, self.stm = model, ShortTerm.for_model(model)
         except JamdError as e:
             log.warning("program change %d: keeping model %s: %s", program, self.model.name, e)
@@ -285,9 +289,12 @@ class Engine:
 
     # ---- the grid step ----------------------------------------------------------------
 
-    def _reset_model(self) -> None:
+    def _reset_model(self, first_step: int | None = None) -> None:
+        """A fresh state, fed ``start`` with the bar position of ``first_step`` (default the open step),
+        the step whose token comes next."""
         self.model.reset()
-        self.model.feed(START_ID)
+        k = self.clock.step if first_step is None else first_step
+        self.model.feed(START_ID, *self.clock.position(k, self.config.beats_per_bar))
         self.stm.reset()
         self.stats["resets"] += 1
         self._silent_steps = self._idle_steps = 0
@@ -307,7 +314,8 @@ class Engine:
             token = planned
         else:
             token = player
-        self.model.feed(token)
+        # With it the bar position of the step the model predicts next (daemon/metre.py).
+        self.model.feed(token, *self.clock.position(k + 1, self.config.beats_per_bar))
         self.stm.learn(token)
         self.stats["steps"] += 1
         self._onsets.clear()
@@ -347,7 +355,7 @@ class Engine:
         # Not while an answer is still owed: answer_after_bars may be longer than the idle time.
         if mode != "duet" and not (mode == "respond" and self._armed) and \
                 self._idle_steps >= IDLE_RESET_BARS * steps_per_bar:
-            self._reset_model()
+            self._reset_model(k + 1)
 
     def _blend(self) -> np.ndarray:
         """What jamd draws from: the LSTM's probabilities blended with the short-term model's.
@@ -386,6 +394,7 @@ class Engine:
     def _count_off(self) -> None:
         """One bar of clicks from the open step; the player is listened to after it."""
         beat = self.clock.steps_per_beat
+        self.clock.origin = self.clock.step  # the count-off bar sets where every bar begins
         self._listen_from = self.clock.step + beat * self.config.beats_per_bar
         for step in range(self.clock.step, self._listen_from, beat):
             if step == self.clock.step or not self.config.metronome:  # the metronome clicks the later beats

@@ -81,14 +81,20 @@ class StepModel:
             raise JamdError(f"{self.path}: not a loadable ONNX model ({first[:160]}); "
                             "re-export it with jamd-train or restore the file") from None
         self._check_io()
-        token = sidecar.token_input
-        self._token = np.zeros((1, 1), dtype=_DTYPES[token.get("dtype", "int32")])
+        # One [1, 1] buffer per non-state input, filled as the sidecar says (daemon/sidecar.py).
+        self._inputs = {i.fill: np.zeros((1, 1), dtype=_DTYPES[i.dtype]) for i in sidecar.inputs}
+        self._token = self._inputs["token"]
+        self._bar_step = self._inputs.get("bar_step")  # None: a model that is not told the bar position
+        self._bar_steps = self._inputs.get("bar_steps")
+        bounds = {i.fill: (i.low, i.high) for i in sidecar.inputs}
+        self._bar_step_range = bounds.get("bar_step", (0, 0))
+        self._bar_steps_range = bounds.get("bar_steps", (1, 1))
         # Two state buffers per state, read and written in turns (ping-pong): a step writes the
         # other buffer, so carrying the state is flipping an index, not copying it.
         self._states = [[np.zeros((1, s.size), np.float32) for s in sidecar.state] for _ in range(2)]
         self._current = 0  # self._states[self._current] is the state the next step reads
         self._logits = np.zeros((1, len(sidecar.outputs)), np.float32)  # chords: one per chord symbol
-        self._bindings = [self._bind(token["name"], self._states[i], self._states[1 - i]) for i in range(2)]
+        self._bindings = [self._bind(self._states[i], self._states[1 - i]) for i in range(2)]
         try:
             self.step(START_ID)
         except Exception as e:
@@ -97,9 +103,10 @@ class StepModel:
         self.reset()
         self.steps = 0
 
-    def _bind(self, token_name: str, state_in: list[np.ndarray], state_out: list[np.ndarray]):
+    def _bind(self, state_in: list[np.ndarray], state_out: list[np.ndarray]):
         binding = self._session.io_binding()
-        binding.bind_cpu_input(token_name, self._token)
+        for spec in self.sidecar.inputs:
+            binding.bind_cpu_input(spec.name, self._inputs[spec.fill])
         for s, buf_in, buf_out in zip(self.sidecar.state, state_in, state_out):
             binding.bind_cpu_input(s.input, buf_in)
             binding.bind_ortvalue_output(s.output, ort.OrtValue.ortvalue_from_numpy(buf_out))
@@ -114,21 +121,23 @@ class StepModel:
     def steps_per_beat(self) -> int:
         return self.sidecar.steps_per_beat
 
+    @property
+    def hears_position(self) -> bool:
+        """True for a model that is fed the bar position with each token (jamd-model/2)."""
+        return self._bar_step is not None or self._bar_steps is not None
+
     def _check_io(self) -> None:
         """Sidecar names and sizes against the graph, so a mismatch fails at load, not mid-song."""
         side = sidecar_path(self.path)
         inputs = {i.name: i for i in self._session.get_inputs()}
         outputs = {o.name: o for o in self._session.get_outputs()}
-        token = self.sidecar.token_input
-        want_in = {token.get("name", "token"): None, **{s.input: s.size for s in self.sidecar.state}}
+        want_in = {**{i.name: None for i in self.sidecar.inputs}, **{s.input: s.size for s in self.sidecar.state}}
         want_out = {self.sidecar.logits_output: len(self.sidecar.outputs),
                     **{s.output: s.size for s in self.sidecar.state}}
         fix = f"re-export the model so {self.path.name} and {side.name} agree"
         bad = [t for t in self.vocab.tokens if any(not 0 <= p <= 127 for p in token_pitches(t))]
         if bad:
             raise JamdError(f"{side}: vocabulary has tokens outside MIDI notes 0-127: {bad[:3]}; {fix}")
-        if token.get("dtype", "int32") not in _DTYPES:
-            raise JamdError(f"{side}: token dtype {token.get('dtype')!r} unsupported (int32 or int64); {fix}")
         for kind, have, want in (("input", inputs, want_in), ("output", outputs, want_out)):
             if set(have) != set(want):
                 raise JamdError(f"{side}: sidecar names {kind}s {sorted(want)} but {self.path.name} has "
@@ -139,21 +148,32 @@ class StepModel:
                     what = "output vocabulary size" if name == self.sidecar.logits_output else "state size"
                     raise JamdError(f"{side}: {what} is {size} but {self.path.name} {kind} '{name}' "
                                     f"has width {last}; {fix}")
-        dtype = inputs[token.get("name", "token")].type
-        if dtype != f"tensor({token.get('dtype', 'int32')})":
-            raise JamdError(f"{side}: token dtype is {token.get('dtype', 'int32')} but the graph wants {dtype}; {fix}")
+        for spec in self.sidecar.inputs:
+            dtype = inputs[spec.name].type
+            if dtype != f"tensor({spec.dtype})":
+                raise JamdError(f"{side}: input '{spec.name}' is {spec.dtype} in the sidecar but the graph wants "
+                                f"{dtype}; {fix}")
 
     def reset(self) -> None:
         """Zero the recurrent state (the caller then feeds ``start``)."""
         for buf in self._states[self._current]:
             buf.fill(0.0)
 
-    def feed(self, token_id: int) -> None:
+    def feed(self, token_id: int, bar_step: int = 0, bar_steps: int = 0) -> None:
         """Feed one token (one grid step) and carry the state; ``probabilities()`` then scores what follows.
 
-        The engine feeds every step but needs the probabilities only on steps where jamd plays.
+        ``bar_step``, ``bar_steps``: the bar position of the step after this token's (``daemon/metre.py``),
+        clamped into the model's ranges; a model not told positions ignores them. The engine feeds
+        every step but needs the probabilities only on steps where jamd plays.
         """
         self._token[0, 0] = token_id
+        if self._bar_steps is not None:
+            low, high = self._bar_steps_range
+            bar_steps = low if bar_steps < low else high if bar_steps > high else bar_steps
+            self._bar_steps[0, 0] = bar_steps
+        if self._bar_step is not None:
+            low, high = self._bar_step_range
+            self._bar_step[0, 0] = low if bar_step < low else high if bar_step > high else bar_step
         self._session.run_with_iobinding(self._bindings[self._current])
         self._current = 1 - self._current
         self.steps += 1
@@ -169,10 +189,21 @@ class StepModel:
         probs /= probs.sum()
         return probs
 
-    def step(self, token_id: int) -> np.ndarray:
-        """``feed(token_id)``, then ``probabilities()``."""
-        self.feed(token_id)
+    def step(self, token_id: int, bar_step: int = 0, bar_steps: int = 0) -> np.ndarray:
+        """``feed(...)``, then ``probabilities()``."""
+        self.feed(token_id, bar_step, bar_steps)
         return self.probabilities()
+
+    def run(self, ids, positions=None):
+        """Probabilities after each of ``ids`` in turn, from the current state (a generator).
+
+        ``positions``: [len(ids), 2] (bar_step, bar_steps) fed with each token, as training did.
+        """
+        for i, token in enumerate(ids):
+            if positions is None:
+                yield self.step(token)
+            else:
+                yield self.step(token, int(positions[i, 0]), int(positions[i, 1]))
 
     def get_state(self) -> tuple[np.ndarray, ...]:
         """A copy of the recurrent state, to try a branch and come back with ``set_state``."""

@@ -2,12 +2,14 @@
 
 The same Engine as on stage: each message is handed in at its time in seconds and ``tick``
 runs at every time the engine asks for, through the end of the file plus long enough for an
-answer. The result has two tracks, the player's part and jamd's, at the configured tempo, so
-jamd's grid lines up with the bars in a sequencer.
+answer. The tempo and the bars are the file's own (flags override); the result has two tracks,
+the player's part and jamd's, with the file's tempo and time signatures, so jamd's grid lines
+up with the bars in a sequencer.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import mido
@@ -16,29 +18,56 @@ import numpy as np
 from daemon.config import Config
 from daemon.engine import Engine
 from daemon.errors import JamdError
+from daemon.midifile import open_midi, read_song, write_tracks
 from daemon.model import StepModel, load_model
 from daemon.voice import Scheduled
 
-TICKS_PER_BEAT = 480
 _REALTIME = {"clock", "start", "stop", "continue", "songpos", "song_select", "tune_request",
              "active_sensing", "reset", "sysex", "quarter_frame"}
+SCORE_SUFFIXES = (".krn", ".abc", ".xml", ".musicxml", ".mxl")
+FROM_FILE = ("tempo", "beats_per_bar")  # what a file sets unless a flag does
 
 
-def read_events(path: Path) -> list[Scheduled]:
-    """The messages of a MIDI file at their absolute times in seconds (the file's own tempo map)."""
-    try:
-        midi = mido.MidiFile(path)
-    except FileNotFoundError:
-        raise JamdError(f"{path}: MIDI file not found") from None
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as e:
-        raise JamdError(f"{path}: not a readable MIDI file ({e or type(e).__name__}); "
-                        "export it again as a standard MIDI file") from None
+@dataclass(frozen=True)
+class PlayerPart:
+    """The player's messages at their times (seconds), and the file's own tempo and bars."""
+
+    events: list[Scheduled]
+    bpm: float | None
+    signatures: list[tuple[float, int, int]]  # (beat, numerator, denominator)
+
+
+def read_events(path: Path, bpm: float = 120.0) -> PlayerPart:
+    """The player's part of a MIDI file (its own tempo map) or of a score (kern, ABC, MusicXML, read
+    with the train extra's music21, played at ``bpm`` unless the score sets a tempo)."""
+    path = Path(path)
+    if path.suffix.lower() in SCORE_SUFFIXES:
+        return _read_score(path, bpm)
+    midi = open_midi(path)
+    song = read_song(path)
     events, now = [], 0.0
     for msg in midi:  # iterating a MidiFile merges the tracks and gives delta times in seconds
         now += msg.time
         if not msg.is_meta:
             events.append((now, msg))
-    return events
+    return PlayerPart(events, song.bpm, list(song.metre.signatures))
+
+
+def _read_score(path: Path, bpm: float) -> PlayerPart:
+    try:
+        from training.corpus import read_notes
+    except ImportError:
+        raise JamdError(f"{path}: reading {path.suffix} scores needs music21, from the train extra: "
+                        "pip install 'jamd[train]' (or export the score as MIDI)") from None
+    _, notes, _, metre = read_notes(path)[0]
+    seconds = 60.0 / bpm
+    events = []
+    for note in notes:
+        events.append((note.start * seconds, mido.Message("note_on", note=note.pitch, velocity=80)))
+        events.append(((note.start + note.duration) * seconds - 1e-4, mido.Message("note_off", note=note.pitch)))
+    events.sort(key=lambda e: e[0])
+    signatures = [] if isinstance(metre, Exception) else list(metre.signatures)
+    return PlayerPart(events, None, signatures)
 
 
 def simulate(engine: Engine, events: list[Scheduled], end: float, silence: bool = True) -> list[Scheduled]:
@@ -57,42 +86,33 @@ def simulate(engine: Engine, events: list[Scheduled], end: float, silence: bool 
     return out + engine.silence(end) if silence else out
 
 
-def play_file(in_path: Path, out_path: Path, config: Config, model: StepModel | None = None) -> dict:
-    """Jam along with the MIDI file ``in_path``; write player + jamd to ``out_path``. Returns stats.
+def play_file(in_path: Path, out_path: Path, config: Config, model: StepModel | None = None,
+              from_file: tuple[str, ...] = FROM_FILE) -> dict:
+    """Jam along with the file ``in_path``; write player + jamd to ``out_path``. Returns stats.
 
-    ``model`` defaults to ``config.model``. The result lasts until the file's last message
-    plus ``answer_after_bars + answer_bars + 1`` bars at ``config.tempo``.
+    The settings named in ``from_file`` (tempo, beats_per_bar) come from the file where it says
+    (its first tempo and time signature); the caller leaves out those the user set. ``model``
+    defaults to ``config.model``. The result lasts until the file's last message plus
+    ``answer_after_bars + answer_bars + 1`` bars.
     """
     model = model if model is not None else load_model(config.model)
-    events = read_events(Path(in_path))
+    part = read_events(Path(in_path), config.tempo)
+    if "tempo" in from_file and part.bpm:
+        config = config.replace(tempo=round(part.bpm, 3))
+    if "beats_per_bar" in from_file and part.signatures:
+        _, numerator, denominator = part.signatures[0]
+        quarters = numerator * 4 / denominator  # 6/8 -> 3 quarter-note beats: jamd's beats are quarters
+        if quarters == int(quarters) and 1 <= quarters <= 16:
+            config = config.replace(beats_per_bar=int(quarters))
     engine = Engine(config, model, np.random.default_rng(config.seed), load_model=load_model)
     bar = 60.0 / config.tempo * config.beats_per_bar
+    events = part.events
     last = events[-1][0] if events else 0.0
     end = last + (config.answer_after_bars + config.answer_bars + 1) * bar
     jamd = simulate(engine, events, end)
     player = [(when, msg) for when, msg in events if msg.type not in _REALTIME]
-    write_tracks(Path(out_path), config, [("player", player), ("jamd", jamd)])
-    return {**engine.stats, "seconds": end,
+    signatures = part.signatures or [(0.0, config.beats_per_bar, 4)]
+    write_tracks(Path(out_path), [("player", player), ("jamd", jamd)], config.tempo, signatures)
+    return {**engine.stats, "seconds": end, "tempo": config.tempo, "beats_per_bar": config.beats_per_bar,
             "player_notes": sum(1 for _, m in player if m.type == "note_on" and m.velocity > 0),
             "jamd_notes": sum(1 for _, m in jamd if m.type == "note_on" and m.velocity > 0)}
-
-
-def write_tracks(path: Path, config: Config, tracks: list[tuple[str, list[Scheduled]]]) -> None:
-    """A type-1 MIDI file, one track per (name, timed messages), at ``config.tempo``."""
-    tempo = mido.bpm2tempo(config.tempo)
-    midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
-    for index, (name, messages) in enumerate(tracks):
-        track = mido.MidiTrack([mido.MetaMessage("track_name", name=name)])
-        if index == 0:
-            track.append(mido.MetaMessage("set_tempo", tempo=tempo))
-            track.append(mido.MetaMessage("time_signature", numerator=config.beats_per_bar, denominator=4))
-        last_tick = 0
-        for when, msg in sorted(messages, key=lambda m: m[0]):  # stable: same-time order kept
-            tick = max(0, round(mido.second2tick(when, TICKS_PER_BEAT, tempo)))
-            track.append(msg.copy(time=max(0, tick - last_tick)))
-            last_tick = max(last_tick, tick)
-        midi.tracks.append(track)
-    try:
-        midi.save(path)
-    except OSError as e:
-        raise JamdError(f"{path}: cannot write MIDI file ({e.strerror})") from None

@@ -2,7 +2,7 @@
 
 A session ends when the player has not played for ``idle_seconds``. The engine thread only
 appends (time, message) to two lists and, at the end of a session, hands them over on a
-queue; a writer thread of its own turns them into a file (daemon/offline.write_tracks), so
+queue; a writer thread of its own turns them into a file (daemon/midifile.write_tracks), so
 a slow SD card never delays a note.
 """
 
@@ -18,7 +18,7 @@ import mido
 
 from daemon.config import Config
 from daemon.errors import JamdError
-from daemon.offline import write_tracks
+from daemon.midifile import write_tracks
 from daemon.voice import Scheduled
 
 log = logging.getLogger("jamd")
@@ -111,7 +111,8 @@ class Recorder:
             if path.exists():
                 path = path.with_name(f"{path.stem}-{len(self.saved)}.mid")
             try:
-                write_tracks(path, self.config, [("player", player), ("jamd", jamd)])
+                write_tracks(path, [("player", player), ("jamd", jamd)], self.config.tempo,
+                             [(0.0, self.config.beats_per_bar, 4)])
             except JamdError as e:
                 log.error("recording not saved: %s", e)
                 continue

@@ -1,4 +1,4 @@
-"""`jamd-train fit-chords` end to end on the fixture tunes: Keras -> ONNX (parity-checked) -> the daemon."""
+"""`jamd-train fit --kind chords` (alias fit-chords) end to end on the fixture tunes: Keras -> ONNX (parity-checked) -> the daemon."""
 
 import json
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 
 from daemon import chords
 from daemon.model import load_model
-from training.chords import chord_tables
+from training.tasks import chord_tables
 
 NOTTINGHAM = Path(__file__).parent / "fixtures" / "nottingham"
 

@@ -20,7 +20,7 @@ def pair(name: str):
 
 
 def test_chord_track_block_chords_are_named_by_root_and_quality():
-    notes, _ = read_midi(NOTTINGHAM / "chords" / "ashover1.mid")
+    notes, _, _ = read_midi(NOTTINGHAM / "chords" / "ashover1.mid")
     # The file's first three chords: G B D at beat 3, D F# A at 6, F A C at 21 (checked by ear in a sequencer).
     named = beat_chords(notes, 24)
     assert named[:3] == ["N", "N", "N"], "nothing sounds during the pickup"
@@ -98,7 +98,7 @@ def test_each_step_predicts_the_chord_of_the_next_beat():
 
 def test_a_chord_struck_between_beats_is_heard_from_the_next_beat():
     song = pair("jigs218")
-    notes, _ = read_midi(NOTTINGHAM / "chords" / "jigs218.mid")
+    notes, _, _ = read_midi(NOTTINGHAM / "chords" / "jigs218.mid")
     between = min(n.start for n in notes if n.start % 1)  # 6/8: a chord on the second dotted quarter
     struck = chords.identify(n.pitch for n in notes if n.start == between)
     assert song.chords[int(between) + 1] == struck

@@ -41,7 +41,7 @@ def pitch_classes(tokens):
 
 
 def test_kern_song_has_the_pitches_and_durations_the_file_says():
-    [(name, notes, key)] = read_notes(KINDR001)
+    [(name, notes, key, _)] = read_notes(KINDR001)
     # **kern: {4a 8g 8g =2 4f 8r} {8c ... -> A4 quarter, G4 G4 eighths, F4 quarter, rest, C4 eighth
     assert notes[:5] == [Note(0.0, 1.0, 69), Note(1.0, 0.5, 67), Note(1.5, 0.5, 67), Note(2.0, 1.0, 65), Note(3.5, 0.5, 60)]
     assert key == "F major"  # the file's *F: line
@@ -49,40 +49,40 @@ def test_kern_song_has_the_pitches_and_durations_the_file_says():
 
 
 def test_kern_tied_notes_become_one_note():
-    [(_, notes, _)] = read_notes(FIXTURES / "deut3665.krn")
+    [(_, notes, _, _)] = read_notes(FIXTURES / "deut3665.krn")
     # {4cc =1 2cc [4cc =2 4cc] ...: the tied C5 starts on beat 3 and lasts two beats
     assert notes[:3] == [Note(0.0, 1.0, 72), Note(1.0, 2.0, 72), Note(3.0, 2.0, 72)]
 
 
 def test_abc_file_gives_one_song_per_tune_named_by_tune_number():
     songs = read_notes(JIGS)
-    assert [name for name, _, _ in songs] == [f"{JIGS.as_posix()}#{n}" for n in (1, 2, 3)]
-    assert [key for _, _, key in songs] == ["A major", "G major", "D major"]
+    assert [name for name, _, _, _ in songs] == [f"{JIGS.as_posix()}#{n}" for n in (1, 2, 3)]
+    assert [key for _, _, key, _ in songs] == ["A major", "G major", "D major"]
     _, notes, _ = songs[0]
     # X:1 "A and D", K:A, L:1/8 in 6/8: f|"A"ecc c2f -> F#5 eighth pickup, then E5 C#5 C#5
     assert [(n.start, n.duration, n.pitch) for n in notes[:4]] == [(0, 0.5, 78), (0.5, 0.5, 76), (1.0, 0.5, 73), (1.5, 0.5, 73)]
 
 
 def test_abc_chord_symbols_are_not_played_as_notes():
-    for _, notes, _ in read_notes(JIGS):
+    for _, notes, _, _ in read_notes(JIGS):
         starts = [n.start for n in notes]
         assert len(starts) == len(set(starts)), "a chord symbol was read as a chord"
 
 
 def test_midi_read_by_mido_matches_music21():
-    ours, key = read_midi(MELODY_MIDI)
+    ours, key, _ = read_midi(MELODY_MIDI)
     theirs = score_notes(music21.converter.parse(MELODY_MIDI, forceSource=True, storePickle=False))
     assert ours == theirs
     assert key == "G major"
     # music21 quantises durations of a played piano file; onsets and pitches still agree
-    ours, _ = read_midi(PIANO_MIDI)
+    ours, _, _ = read_midi(PIANO_MIDI)
     theirs = score_notes(music21.converter.parse(PIANO_MIDI, forceSource=True, storePickle=False))
     assert [(n.start, n.pitch) for n in ours] == [(n.start, n.pitch) for n in theirs]
 
 
 def test_full_nottingham_midi_merges_melody_and_accompaniment(tmp_path):
-    melody, _ = read_midi(MELODY_MIDI)
-    full, _ = read_midi(FULL_MIDI)
+    melody, _, _ = read_midi(MELODY_MIDI)
+    full, _, _ = read_midi(FULL_MIDI)
     assert set(melody) < set(full)
     [song] = load([FULL_MIDI], tmp_path).songs
     assert any(len(token_pitches(t)) > 1 for t in song.tokens)
@@ -110,7 +110,7 @@ def test_musicxml_chorale_parts_are_flattened_into_chords(tmp_path):
 
 @pytest.mark.parametrize("path", [KINDR001, MELODY_MIDI, JIGS], ids=["kern", "midi", "abc"])
 def test_notes_tokens_notes_round_trip_on_real_songs(path):
-    for _, notes, _ in read_notes(path):
+    for _, notes, _, _ in read_notes(path):
         first = notes[0].start
         shifted = [Note(n.start - first, n.duration, n.pitch) for n in notes]
         assert tokens_to_notes(notes_to_tokens(notes)) == shifted
@@ -118,7 +118,7 @@ def test_notes_tokens_notes_round_trip_on_real_songs(path):
 
 def test_loaded_tokens_are_the_encoded_notes(tmp_path):
     [song] = load([KINDR001], tmp_path).songs
-    [(_, notes, _)] = read_notes(KINDR001)
+    [(_, notes, _, _)] = read_notes(KINDR001)
     assert song.tokens == tuple(notes_to_tokens(notes))
     assert song.tokens[:6] == ("start", "69", "hold", "hold", "hold", "67")
 
@@ -145,7 +145,7 @@ def test_tuplets_are_skipped_on_a_16th_grid_and_kept_on_a_triplet_grid(tmp_path)
 
 
 def test_songs_with_fewer_than_eight_notes_are_skipped():
-    [(_, notes, key)] = read_notes(KINDR001)
+    [(_, notes, key, _)] = read_notes(KINDR001)
     with pytest.raises(SongSkipped, match="too short"):
         encode_song(notes[:5], key, 4, "none")
 

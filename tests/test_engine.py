@@ -21,9 +21,9 @@ def spy_tokens(model):
     fed = []
     feed = model.feed
 
-    def recording(token):
+    def recording(token, *position):
         fed.append(token)
-        feed(token)
+        feed(token, *position)
 
     model.feed = recording
     return fed

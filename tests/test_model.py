@@ -44,7 +44,7 @@ def test_step_matches_a_plain_onnxruntime_run_with_explicit_state(folk_model, fo
     folk_model.reset()
     for token in [START_ID] + _tokens(folk_model):
         probs = folk_model.step(token)
-        feeds = {side.token_input["name"]: np.array([[token]], np.int32), **state}
+        feeds = {side.inputs[0].name: np.array([[token]], np.int32), **state}
         outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
         state = {s.input: outputs[s.output] for s in side.state}
         logits = outputs[side.logits_output][0].astype(np.float64)
@@ -60,7 +60,7 @@ def test_feeding_without_probabilities_carries_the_same_state(folk_model, folk_m
     folk_model.reset()
     for i, token in enumerate([START_ID] + _tokens(folk_model, 31)):
         folk_model.feed(token)
-        feeds = {side.token_input["name"]: np.array([[token]], np.int32), **state}
+        feeds = {side.inputs[0].name: np.array([[token]], np.int32), **state}
         outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
         state = {s.input: outputs[s.output] for s in side.state}
         if i % 5 == 4:

@@ -35,10 +35,10 @@ def has_colour(image: np.ndarray, colour: str) -> bool:
 
 
 def test_piano_roll_shows_prime_and_continuation_in_their_colours(tmp_path):
-    _, notes, _ = read_file(KINDR001).songs[0]
+    _, notes, _, _ = read_file(KINDR001).songs[0]
     prime = [n for n in notes if n.start < 8]
     later = [n for n in notes if n.start >= 8]
-    path = piano_roll(prime, later, steps_per_beat=4, beats_per_bar=2, path=tmp_path / "roll.png")
+    path = piano_roll(prime, later, steps_per_beat=4, bars=2, path=tmp_path / "roll.png")
     image = read_png(path)
     assert image.shape[0] > 100 and image.shape[1] > 300
     assert has_colour(image, PRIME_COLOUR) and has_colour(image, MODEL_COLOUR)

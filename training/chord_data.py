@@ -34,6 +34,7 @@ import numpy as np
 from daemon import chords as chordlib
 from daemon.encoding import HOLD, REST, START, Note, notes_to_tokens, token_pitches
 from daemon.errors import JamdError
+from daemon.metre import Bar, MetreError, TimeSignature, token_positions
 from training.readers import analyse_key, key_tonic, read_midi
 
 MIN_BEATS = 8
@@ -49,6 +50,12 @@ class ChordSong:
     chords: tuple[str, ...]  # chord symbol at beat 0, 1, ... (N where the chord track is silent)
     tonic: int  # key tonic pitch class 0-11, from the file's key signature (else analysed)
     mode: str  # "major" or "minor"
+    bars: tuple[Bar, ...] = ()  # from the melody file's time signatures, in grid steps
+    signatures: tuple[TimeSignature, ...] = ()
+
+    def positions(self) -> np.ndarray:
+        """[len(tokens), 2] bar positions to feed with each token (step 0 is beat 0: first = 0)."""
+        return token_positions(self.bars, 0, len(self.tokens))
 
     @property
     def beats(self) -> int:
@@ -74,10 +81,14 @@ def melody_tokens(notes: Sequence[Note], steps_per_beat: int) -> list[str]:
 def read_pair(melody: Path, chords: Path, steps_per_beat: int = 4) -> ChordSong:
     """One Nottingham tune from its melody and chord MIDI files; JamdError naming the file if unusable."""
     try:
-        tune, key = read_midi(melody)
-        accompaniment, _ = read_midi(chords)
+        tune, key, metre = read_midi(melody)
+        accompaniment, _, _ = read_midi(chords)
     except Exception as e:  # mido raises OSError/EOFError/ValueError/KeyError for broken files
         raise JamdError(f"{melody.name}: unreadable MIDI ({type(e).__name__}: {e})") from None
+    try:
+        bars, signatures = metre.on_grid(steps_per_beat)
+    except MetreError as e:
+        raise JamdError(f"{melody.name}: bar lines: {e}") from None
     if not tune or not accompaniment:
         raise JamdError(f"{melody.name}: the melody or the chord track is empty")
     tokens = melody_tokens(tune, steps_per_beat)
@@ -87,7 +98,8 @@ def read_pair(melody: Path, chords: Path, steps_per_beat: int = 4) -> ChordSong:
     key = key or analyse_key(tune)
     tonic, mode = key_tonic(key) if key else (0, "major")
     # One more beat than the melody lasts: the last step predicts the beat after it.
-    return ChordSong(melody.stem, tuple(tokens), tuple(beat_chords(accompaniment, beats + 1)), tonic, mode)
+    return ChordSong(melody.stem, tuple(tokens), tuple(beat_chords(accompaniment, beats + 1)), tonic, mode,
+                     tuple(bars), tuple(signatures))
 
 
 def load_pairs(root: Path, steps_per_beat: int = 4, limit: int | None = None,

@@ -117,7 +117,7 @@ def step_predict(model):
     """``predict`` for ``evaluate`` through a daemon ``StepModel``: one ONNX step per token, state carried."""
     def predict(song: ChordSong) -> np.ndarray:
         model.reset()
-        return np.stack([model.step(i) for i in model.vocab.encode(song.tokens)])
+        return np.stack(list(model.run(model.vocab.encode(song.tokens), song.positions())))
     return predict
 
 

@@ -19,7 +19,6 @@ from typing import Sequence
 from daemon.config import read_toml
 from daemon.errors import JamdError
 
-CORPUS_KEYS = ("steps_per_beat", "transpose", "limit")  # load_corpus keeps their defaults
 
 
 def read_config(args: argparse.Namespace) -> dict:
@@ -30,7 +29,7 @@ def read_config(args: argparse.Namespace) -> dict:
     data = read_toml(path, example=None)
     if isinstance(data.get(args.command), dict):
         data = data[args.command]
-    known = {a.dest for a in args._parser._actions} - {"help", "config"}
+    known = {a.dest for a in args._parser._actions} - {"help", "config", "_parser"}
     config = {}
     for key, value in data.items():
         name = key.replace("-", "_")
@@ -72,75 +71,60 @@ def destination(values: dict, command: str) -> tuple[str, Path, Path]:
 
 
 def add_fit_parser(sub) -> None:
-    p = sub.add_parser("fit", help="train a model on a corpus and export it as ONNX + sidecar",
-                       description="Read DATA (files, directories, music21:NAME), train an LSTM, export "
-                       "the single-step ONNX model and its .json sidecar after a parity check.")
-    p.add_argument("data", nargs="*", metavar="DATA",
-                   help="corpus files or directories (.krn .abc .mid .xml), or music21:NAME")
-    add_destination_flags(p, "checkpoints, train.csv, loss/accuracy plots")
-    group = p.add_argument_group("corpus")
-    group.add_argument("--steps-per-beat", type=int, help="grid steps per quarter note (default 4)")
-    group.add_argument("--transpose", choices=("none", "c"), help="'c': every song to C major/A minor, "
-                       "no augmentation (default none: keep keys, augment by transposition)")
-    group.add_argument("--limit", type=int, help="read only the first N songs (quick trials)")
-    group = p.add_argument_group("training (defaults: training/train.py TrainSettings)")
-    group.add_argument("--epochs", type=int, help="at most this many epochs (early stopping may end sooner)")
-    group.add_argument("--units", type=int, help="LSTM units per layer")
-    group.add_argument("--layers", type=int, help="LSTM layers")
-    group.add_argument("--embedding", type=int, help="token embedding size")
-    group.add_argument("--window", type=int, help="training window, grid steps")
-    group.add_argument("--batch", type=int, help="windows per batch")
-    group.add_argument("--lr", type=float, help="Adam learning rate")
-    group.add_argument("--patience", type=int, help="epochs without a better validation loss before stopping")
-    group.add_argument("--val-fraction", type=float, help="share of songs held out for validation")
-    group.add_argument("--min-count", type=int, help="drop chords seen fewer times than this")
-    group.add_argument("--seed", type=int, help="seed for the split, augmentation, batches and weights")
-    p.set_defaults(func=fit_command)
+    from training.settings import add_flags
+
+    for command in ("fit", "fit-chords"):
+        chords = command == "fit-chords"
+        p = sub.add_parser(command, help="the same as `fit --kind chords`" if chords else
+                           "train a model on a corpus and export it as ONNX + sidecar",
+                           description="Read DATA (files, directories, music21:NAME; for --kind chords the "
+                           "Nottingham MIDI folder), train an LSTM until its validation loss stops improving, "
+                           "export the single-step ONNX model and its .json sidecar after a parity check.")
+        p.add_argument("data", nargs="*", metavar="DATA",
+                       help="corpus files or directories (.krn .abc .mid .xml), or music21:NAME")
+        add_destination_flags(p, "checkpoints, train.csv, loss/accuracy plots")
+        add_flags(p)
+        p.set_defaults(func=fit_command, **({"kind": "chords"} if chords else {}))
 
 
 def fit_command(args: argparse.Namespace) -> int:
+    from training.settings import from_values
+
     values = merged(args)
     data = values.get("data") or []
-    if isinstance(data, str):
-        data = [data]
+    data = [data] if isinstance(data, str) else data
+    settings = from_values(values)
     if not data:
-        raise JamdError("fit needs DATA: corpus files or directories, e.g. ../shared/data/essen-kern/deutschl")
+        example = "../shared/data/nottingham/MIDI" if settings.kind == "chords" else "../shared/data/essen-kern/deutschl"
+        raise JamdError(f"fit needs DATA: corpus files or directories, e.g. {example}")
     name, output, workdir = destination(values, "fit")
     # TensorFlow takes seconds to import: only once the arguments are known to be usable.
-    from training.corpus import load_corpus
     from training.export import export
-    from training.train import TrainSettings, fit
+    from training.tasks import TASKS, load_songs
+    from training.train import fit
 
-    corpus = load_corpus(data, **{k: values[k] for k in CORPUS_KEYS if k in values})
-    report = corpus.report()
-    print(f"corpus: {report['songs']} songs, {report['tokens']:,} tokens, {report['skipped']} skipped "
-          f"{report['skipped_by_reason'] or ''}, formats {report['by_format']}", file=sys.stderr)
-    settings = _settings(TrainSettings, {**values, "augment": corpus.settings["transpose"] != "c"})
-    result = fit(corpus.songs, settings, workdir)
-    check = max(result.val_songs[:20], key=lambda s: len(s.tokens))  # a long one: drift shows over time
+    songs, corpus = load_songs(settings, data)
+    result = fit(TASKS[settings.kind](songs, settings), settings, workdir)
+    metrics, extra = dict(result.metrics), {}
+    if settings.kind == "chords":
+        from training.chords import held_out
+
+        more, extra = held_out(result)
+        metrics.update(more)
+    check = max(result.task.val_songs[:20], key=lambda s: len(s.tokens))  # a long one: drift shows over time
     sidecar = export(
-        result.model, result.config, result.vocab, check.tokens, output,
-        name=name,
-        steps_per_beat=corpus.settings["steps_per_beat"],
-        corpus={
-            "sources": [str(d) for d in data],
-            "settings": {"steps_per_beat": corpus.settings["steps_per_beat"],
-                         "transpose": corpus.settings["transpose"]},
-            "report": report,
-        },
-        training={
-            **settings.to_dict(),
-            "train_songs": len(result.train_songs),
-            "validation_songs": [s.name for s in result.val_songs],
-            "history": result.history,
-        },
-        metrics=result.metrics,
+        result.model, result.config, result.task.vocab, check.tokens, output, check.positions(),
+        name=name, kind=settings.kind, steps_per_beat=settings.steps_per_beat, corpus=corpus,
+        training={**settings.to_dict(), "train_songs": len(result.task.train_songs),
+                  "validation_songs": [s.name for s in result.task.val_songs], "history": result.history},
+        metrics=metrics, extra=extra,
     )
     m = sidecar.metrics
-    size = output.stat().st_size / 1e6
-    print(f"wrote {output} ({size:.1f} MB) and its sidecar: validation {m['val_bits_per_step']:.3f} bits/step, "
-          f"accuracy {m['val_accuracy']:.3f}, onset accuracy {m['val_onset_accuracy']:.3f}, "
-          f"{m['epochs']} epochs, {m['tokens_per_s']:,} training tokens/s; parity {m['parity_max_abs_logit_diff']:.1e}")
+    onset = f", onset accuracy {m['val_onset_accuracy']:.3f}" if "val_onset_accuracy" in m else ""
+    print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB) and its sidecar: validation "
+          f"{m['val_bits_per_step']:.3f} bits/step, accuracy {m['val_accuracy']:.3f}{onset}, {m['epochs']} epochs "
+          f"(best {m['best_epoch']}, stopped {m['stopped']}), {m['tokens_per_s']:,} training tokens/s; "
+          f"parity {m['parity_max_abs_logit_diff']:.1e}")
     return 0
 
 
@@ -156,11 +140,12 @@ def add_generate_parser(sub) -> None:
     p.add_argument("-o", "--output", help="MIDI file to write")
     p.add_argument("--prime-bars", type=int, help=f"bars of the song fed first (default {d.prime_bars})")
     p.add_argument("--bars", type=int, help=f"bars to generate (default {d.bars})")
-    p.add_argument("--beats-per-bar", type=int, help=f"quarter notes per bar (default {d.beats_per_bar})")
+    p.add_argument("--beats-per-bar", type=int, help="quarter notes per bar (default: the prime's own bars "
+                   "and time signatures)")
     p.add_argument("--temperature", type=float, help=f"sampling temperature, 0 = greedy (default {d.temperature})")
     p.add_argument("--top-k", type=int, help=f"sample among the k likeliest tokens, 0 = all (default {d.top_k})")
     p.add_argument("--seed", type=int, help="sampling seed (default: a different sample each run)")
-    p.add_argument("--bpm", type=float, help=f"tempo of the MIDI file (default {d.bpm:g})")
+    p.add_argument("--bpm", type=float, help="tempo of the MIDI file (default: a MIDI prime's own, else 120)")
     p.add_argument("--plot", metavar="OUT.png", help="also draw a piano roll of prime and continuation")
     p.add_argument("--wav", metavar="OUT.wav", help="also render the MIDI file to audio (training/render.py)")
     p.set_defaults(func=generate_command)
@@ -174,8 +159,8 @@ def generate_command(args: argparse.Namespace) -> int:
         if not values.get(key):
             raise JamdError(f"generate needs {flag}")
     settings = _settings(GenerateSettings, values)
-    if settings.prime_bars < 1 or settings.bars < 1 or settings.beats_per_bar < 1:
-        raise JamdError("--prime-bars, --bars and --beats-per-bar must be at least 1")
+    if settings.prime_bars < 1 or settings.bars < 1 or settings.beats_per_bar < 0:
+        raise JamdError("--prime-bars and --bars must be at least 1, --beats-per-bar at least 1 (or 0: the prime's)")
     summary = generate(values["model"], values["prime"], Path(values["output"]), settings)
     print(f"wrote {values['output']}: {summary['prime_notes']} notes of {summary['prime']} + "
           f"{summary['notes']} generated notes ({summary['steps']} grid steps)")
@@ -185,7 +170,7 @@ def generate_command(args: argparse.Namespace) -> int:
         from training.plots import plot_generated
 
         spb = load_sidecar(sidecar_path(resolve_model(values["model"]))).steps_per_beat
-        print(f"wrote {plot_generated(Path(values['output']), Path(values['plot']), spb, settings.beats_per_bar)}")
+        print(f"wrote {plot_generated(Path(values['output']), Path(values['plot']), spb)}")
     if values.get("wav"):
         from training.render import render
 
@@ -194,7 +179,7 @@ def generate_command(args: argparse.Namespace) -> int:
 
 
 def add_tool_parsers(sub) -> None:
-    """``evaluate``, ``compare``, ``render`` and ``fit-chords``: each parser lives beside its code."""
+    """``evaluate``, ``compare``, ``render`` and ``evaluate-chords``: each parser lives beside its code."""
     from training import chords, evaluate, plots, render
 
     for module in (evaluate, plots, render, chords):

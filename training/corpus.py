@@ -30,10 +30,11 @@ from typing import Sequence
 
 from daemon.encoding import Note, notes_to_tokens
 from daemon.errors import JamdError
+from daemon.metre import Bar, Metre, MetreError, TimeSignature, token_positions
 from training import readers
 from training.sources import resolve
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: each song's bars
 MIN_NOTES = 8
 OFF_GRID_TOLERANCE = 0.25  # of a grid step: a sixteenth triplet misses the 16th grid by 1/3
 OFF_GRID_SHARE = 0.05  # more onsets than this off the grid and the song is skipped
@@ -48,6 +49,13 @@ class EncodedSong:
     name: str  # "dir/file.krn", "dir/jigs.abc#12" (ABC tune X:12), "music21:bach/bwv1.6.mxl"
     tokens: tuple[str, ...]  # daemon.encoding tokens, beginning with "start"
     key: str | None  # "F major", "a minor" (music21 spelling: "B- major"), from the file or analysed
+    first: int = 0  # the grid step (from the song's beat 0) of the first token after "start"
+    bars: tuple[Bar, ...] = ()  # daemon.metre bars in grid steps from beat 0
+    signatures: tuple[TimeSignature, ...] = ()
+
+    def positions(self):
+        """[len(tokens), 2] (bar_step, bar_steps) to feed with each token (``daemon.metre``)."""
+        return token_positions(self.bars, self.first, len(self.tokens))
 
 
 @dataclass
@@ -83,8 +91,10 @@ def _format(name: str) -> str:
     return Path(name.split("#")[0]).suffix.lower()
 
 
-def encode_song(notes: list[Note], key: str | None, steps_per_beat: int, transpose: str):
-    """Tokens and key of one song; raise SongSkipped if it is too short or off the grid.
+def encode_song(notes: list[Note], key: str | None, steps_per_beat: int, transpose: str,
+                metre: Metre | MetreError | None = None):
+    """(tokens, key, first step, bars, time signatures) of one song; SongSkipped if it is too
+    short, off the grid, or its bar lines cannot be placed (``metre`` a MetreError, or bars off the grid).
 
     ``transpose="c"`` moves the song by -6..+5 semitones so its key becomes C major or
     A minor; the key comes from the file or, failing that, from analysing the notes.
@@ -100,6 +110,13 @@ def encode_song(notes: list[Note], key: str | None, steps_per_beat: int, transpo
             f"tuplets/off-grid onsets: {misses} of {len(notes)} onsets are more than "
             f"{OFF_GRID_TOLERANCE} step off the 1/{steps_per_beat}-beat grid"
         )
+    if isinstance(metre, MetreError):
+        raise SongSkipped(f"bar lines: {metre}")
+    try:
+        bars, signatures = metre.on_grid(steps_per_beat) if metre is not None else ([], [])
+    except MetreError as e:
+        raise SongSkipped(f"bar lines: {e}") from None
+    first = round(min(n.start for n in notes) * steps_per_beat)
     key = key or readers.analyse_key(notes)
     if transpose == "c" and key is not None:
         tonic, mode = readers.key_tonic(key)
@@ -109,7 +126,7 @@ def encode_song(notes: list[Note], key: str | None, steps_per_beat: int, transpo
         if min(n.pitch for n in notes) < 0 or max(n.pitch for n in notes) > 127:
             raise SongSkipped(f"out of MIDI range after transposing {shift:+d} semitones to C")
         key = readers.key_name(9 if mode == "minor" else 0, mode)
-    return tuple(notes_to_tokens(notes, steps_per_beat)), key
+    return tuple(notes_to_tokens(notes, steps_per_beat)), key, first, bars, signatures
 
 
 def _work(task: tuple) -> tuple[list, list, int]:
@@ -117,26 +134,28 @@ def _work(task: tuple) -> tuple[list, list, int]:
     path, tune, text, steps_per_beat, transpose = task
     read = readers.read_tune(tune, text) if tune is not None else readers.read_file(Path(path))
     songs, skipped = [], list(read.skipped)
-    for suffix, notes, key in read.songs:
+    for suffix, notes, key, metre in read.songs:
         try:
-            tokens, key = encode_song(notes, key, steps_per_beat, transpose)
+            tokens, key, first, bars, signatures = encode_song(notes, key, steps_per_beat, transpose, metre)
         except SongSkipped as e:
             skipped.append((suffix, str(e)))
             continue
-        songs.append((suffix, list(tokens), key))
+        songs.append((suffix, list(tokens), key, first, [[b.start, b.length] for b in bars],
+                      [[t.at, t.numerator, t.denominator] for t in signatures]))
     return songs, skipped, read.warnings
 
 
-def read_notes(path_or_name: str | Path) -> list[tuple[str, list[Note], str | None]]:
-    """``(song name, notes, key)`` for every song of one file or music21 name, unencoded.
+def read_notes(path_or_name: str | Path) -> list[tuple[str, list[Note], str | None, Metre | MetreError]]:
+    """``(song name, notes, key, metre)`` for every song of one file or music21 name, unencoded.
 
     Notes are in beats as the file says (no grid, no transposition); the key is the file's
-    or, if it names none, the analysed one. JamdError if no song could be read.
+    or, if it names none, the analysed one; the metre is a MetreError where the bar lines could
+    not be placed. JamdError if no song could be read.
     """
     out, reasons = [], []
     for path, name in resolve(path_or_name):
         read = readers.read_file(path)
-        out += [(name + s, notes, key or readers.analyse_key(notes)) for s, notes, key in read.songs]
+        out += [(name + s, notes, key or readers.analyse_key(notes), metre) for s, notes, key, metre in read.songs]
         reasons += [f"{name}{s}: {reason}" for s, reason in read.skipped]
     if not out:
         raise JamdError(f"{path_or_name}: no song could be read ({'; '.join(reasons[:3])})")
@@ -259,7 +278,9 @@ def load_corpus(
         if i in unreadable:
             corpus.skipped.append((name, unreadable[i]))
         songs, skipped, warnings = entries.get(i, ([], [], 0))
-        corpus.songs += [EncodedSong(name + s, tuple(tokens), key) for s, tokens, key in songs]
+        corpus.songs += [EncodedSong(name + s, tuple(tokens), key, first, tuple(Bar(*b) for b in bars),
+                                     tuple(TimeSignature(*t) for t in signatures))
+                         for s, tokens, key, first, bars, signatures in songs]
         corpus.skipped += [(name + s, reason) for s, reason in skipped]
         corpus.warnings += warnings
     if limit is not None:

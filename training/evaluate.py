@@ -33,6 +33,7 @@ from daemon.blend import ShortTerm
 from daemon.config import Config
 from daemon.encoding import SPECIAL_TOKENS
 from daemon.errors import JamdError
+from daemon.kinds import require_melody
 from daemon.model import StepModel, load_model
 from daemon.ppm import PPM, MAX_ORDER
 from daemon.sidecar import sidecar_path
@@ -73,29 +74,35 @@ class Tally:
         }
 
 
-def lstm_predictions(model: StepModel, ids: Sequence[int]):
-    """The model's distribution before each token of ``ids`` after the first (``start``)."""
+def lstm_predictions(model: StepModel, song: tuple[Sequence[int], np.ndarray]):
+    """The model's distribution before each token of a song's ids after the first (``start``);
+    ``song`` is (ids, bar positions fed with each)."""
+    ids, positions = song
     model.reset()
-    probs = model.step(ids[0])
+    steps = model.run(ids, positions)
+    probs = next(steps)
     for token in ids[1:]:
         yield probs
-        probs = model.step(token)
+        probs = next(steps, None)
 
 
-def stm_predictions(model: StepModel, ids: Sequence[int], strength: float):
+def stm_predictions(model: StepModel, song: tuple[Sequence[int], np.ndarray], strength: float):
     """The LSTM blended as the daemon blends it with a short-term model of this song's own past only."""
+    ids, positions = song
     short = ShortTerm.for_model(model)
     model.reset()
-    lstm = model.step(ids[0])
+    steps = model.run(ids, positions)
+    lstm = next(steps)
     short.learn(ids[0])
     for token in ids[1:]:
         yield short.blend(lstm, strength)  # overwritten by the next blend: scored before it
-        lstm = model.step(token)
+        lstm = next(steps, None)
         short.learn(token)
 
 
-def ngram_predictions(ngram: PPM, ids: Sequence[int]):
-    """The same for the n-gram, which does not learn from the songs it is scored on."""
+def ngram_predictions(ngram: PPM, song: tuple[Sequence[int], np.ndarray]):
+    """The same for the n-gram, which does not learn from the songs it is scored on (nor hears bars)."""
+    ids, _ = song
     out = np.empty(ngram.vocab_size)
     ngram.reset()
     ngram.update(ids[0], learn=False)
@@ -104,10 +111,10 @@ def ngram_predictions(ngram: PPM, ids: Sequence[int]):
         ngram.update(token, learn=False)
 
 
-def score(predictions, songs: Sequence[Sequence[int]], tally: Tally) -> None:
-    """Score every token after ``start`` of each song (ids) against ``predictions(ids)``."""
-    for ids in songs:
-        for token, probs in zip(ids[1:], predictions(ids)):
+def score(predictions, songs: Sequence[tuple[Sequence[int], np.ndarray]], tally: Tally) -> None:
+    """Score every token after ``start`` of each song ((ids, positions)) against ``predictions(song)``."""
+    for song in songs:
+        for token, probs in zip(song[0][1:], predictions(song)):
             tally.add(probs, token)
 
 
@@ -171,7 +178,7 @@ def evaluate_songs(model: StepModel, songs, train_songs=None, skipped: int = 0, 
         raise JamdError("no song to evaluate: every file was skipped or the data is empty "
                         "(run `jamd-train evaluate` on .krn/.abc/.mid files or directories of them)")
     vocab = model.vocab
-    ids = [vocab.encode(s.tokens) for s in songs]
+    ids = [(vocab.encode(s.tokens), s.positions()) for s in songs]
     oov = sum(t not in vocab for s in songs for t in s.tokens)
     lstm, ngram = Tally(), Tally()
     score(lambda song: lstm_predictions(model, song), _bar(ids, "LSTM", progress), lstm)
@@ -185,7 +192,7 @@ def evaluate_songs(model: StepModel, songs, train_songs=None, skipped: int = 0, 
     else:
         folds = [ids[i::FOLDS] for i in range(FOLDS)]
         for i, fold in enumerate(_bar(folds, "n-gram folds", progress)):
-            rest = [song for j, other in enumerate(folds) if j != i for song in other]
+            rest = [song[0] for j, other in enumerate(folds) if j != i for song in other]
             fitted = PPM(len(vocab), MAX_ORDER).fit(rest)
             score(lambda song: ngram_predictions(fitted, song), fold, ngram)
         trained_on = f"{FOLDS}-fold cross-validation on the evaluated songs (the model's training songs are not available)"
@@ -206,9 +213,7 @@ def evaluate(model_ref: str | Path, data: Sequence[str | Path] = (), progress: b
     from training.corpus import load_corpus
 
     model = load_model(model_ref)
-    if model.sidecar.kind == "chords":  # its outputs are chords, not next tokens: another scoring
-        raise JamdError(f"{model.name} is a chords model: score it with `jamd-train evaluate-chords {model.name} "
-                        "../shared/data/nottingham/MIDI`")
+    require_melody(model.sidecar.model_kind, model.name, "evaluate")
     split = model_split(model, progress)
     if data:
         corpus = load_corpus(list(data), **_corpus_options(model), progress=progress)

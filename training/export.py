@@ -17,7 +17,7 @@ import numpy as np
 
 from daemon.encoding import Vocabulary
 from daemon.errors import JamdError
-from daemon.sidecar import Sidecar, StateTensor, sidecar_path
+from daemon.sidecar import FILLS, ModelInput, Sidecar, StateTensor, sidecar_path
 from training import model as network
 from training.tf import keras, tf
 
@@ -31,7 +31,7 @@ def convert(step: keras.Model, config: network.ModelConfig, path: Path) -> None:
     import tf2onnx
 
     names = network.state_names(config)
-    signature = [tf.TensorSpec((1, 1), tf.int32, name="token")]
+    signature = [tf.TensorSpec((1, 1), tf.int32, name=name) for name in ("token", *network.position_names(config))]
     signature += [tf.TensorSpec((1, config.units), tf.float32, name=name) for name, _ in names]
     proto, _ = tf2onnx.convert.from_keras(step, input_signature=signature, opset=OPSET)
     # tf2onnx names outputs after the Keras layers that made them; the contract wants fixed names.
@@ -42,13 +42,15 @@ def convert(step: keras.Model, config: network.ModelConfig, path: Path) -> None:
         node.input[:] = [renames.get(i, i) for i in node.input]
     for output in proto.graph.output:
         output.name = renames[output.name]
-    proto.doc_string = "jamd single-step LSTM: token + state in, next-token logits + state out"
+    proto.doc_string = "jamd single-step LSTM: token (+ bar position) + state in, logits + state out"
     onnx.checker.check_model(proto)
     onnx.save(proto, str(path))
 
 
-def onnx_logits(path: Path, config: network.ModelConfig, ids: Sequence[int]) -> np.ndarray:
-    """Logits [len(ids), V] from the ONNX file, one step per id with the state carried (starts at 0)."""
+def onnx_logits(path: Path, config: network.ModelConfig, ids: Sequence[int],
+                positions: np.ndarray | None = None) -> np.ndarray:
+    """Logits [len(ids), V] from the ONNX file, one step per id (and its ``positions`` row, [len(ids), 2],
+    for a model told the bar position) with the state carried (starts at 0)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -58,17 +60,23 @@ def onnx_logits(path: Path, config: network.ModelConfig, ids: Sequence[int]) -> 
     state = {name: np.zeros((1, config.units), np.float32) for name, _ in names}
     outputs = ["logits"] + [out for _, out in names]
     rows = []
-    for token in ids:
-        logits, *new = session.run(outputs, {"token": np.array([[token]], np.int32), **state})
+    for i, token in enumerate(ids):
+        feeds = {"token": np.array([[token]], np.int32)}
+        for column, name in enumerate(network.position_names(config)):
+            feeds[name] = np.array([[positions[i, column]]], np.int32)
+        logits, *new = session.run(outputs, {**feeds, **state})
         rows.append(logits[0])
         state = {name: value for (name, _), value in zip(names, new)}
     return np.stack(rows)
 
 
-def parity(sequence: keras.Model, path: Path, config: network.ModelConfig, ids: Sequence[int]) -> float:
+def parity(sequence: keras.Model, path: Path, config: network.ModelConfig, ids: Sequence[int],
+           positions: np.ndarray | None = None) -> float:
     """Largest absolute logit difference between Keras (whole sequence) and ONNX (step by step)."""
-    expected = sequence(np.asarray([ids], np.int32), training=False).numpy()[0]
-    return float(np.abs(expected - onnx_logits(path, config, ids)).max())
+    inputs = [np.asarray([ids], np.int32)]
+    inputs += [np.asarray([positions[:, c]], np.int32) for c in range(len(network.position_names(config)))]
+    expected = sequence(inputs, training=False).numpy()[0]
+    return float(np.abs(expected - onnx_logits(path, config, ids, positions)).max())
 
 
 def export(
@@ -77,6 +85,7 @@ def export(
     vocab: Vocabulary,
     check_song: Sequence[str],
     out: Path,
+    check_positions: np.ndarray | None = None,
     *,
     name: str,
     steps_per_beat: int,
@@ -88,7 +97,8 @@ def export(
 ) -> Sidecar:
     """Write ``out`` (.onnx) and its sidecar beside it, atomically, after the parity check on ``check_song``.
 
-    ``check_song``: the tokens of one held-out song (input tokens: melody for a chord model).
+    ``check_song``: the tokens of one held-out song (input tokens: melody for a chord model);
+    ``check_positions``: its bar positions, [len(check_song), 2], for a model told them.
     ``extra``: kind-specific sidecar data (a chord model's ``chords`` vocabulary). Raises
     JamdError (and writes nothing) if the conversion fails or the parity check does.
     """
@@ -104,7 +114,8 @@ def export(
         vocabulary=vocab.tokens,
         steps_per_beat=steps_per_beat,
         state=tuple(StateTensor(i, o, config.units) for i, o in network.state_names(config)),
-        token_input={"name": "token", "shape": [1, 1], "dtype": "int32"},
+        inputs=(ModelInput("token", "token"),) + tuple(
+            ModelInput(name, name, "int32", *FILLS[name]) for name in network.position_names(config)),
         logits_output="logits",
         corpus=corpus or {},
         training={**(training or {}), "model": config.to_dict()},
@@ -116,7 +127,7 @@ def export(
     try:
         convert(step, config, tmp_onnx)
         ids = vocab.encode(check_song)
-        worst = parity(sequence, tmp_onnx, config, ids)
+        worst = parity(sequence, tmp_onnx, config, ids, check_positions)
         if not worst <= PARITY_TOLERANCE:
             raise JamdError(f"{out}: export parity check failed: ONNX and Keras logits differ by up to {worst:.2g} "
                             f"(allowed {PARITY_TOLERANCE}) over a {len(ids)}-step validation song; nothing written")

@@ -12,6 +12,8 @@ import numpy as np
 
 from daemon.encoding import HOLD, START, Note, token_pitches, tokens_to_notes
 from daemon.errors import JamdError
+from daemon.kinds import require_melody
+from daemon.metre import token_positions
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 PRIME_COLOUR, MODEL_COLOUR = "#4c72b0", "#dd8452"  # blue for what the player gave, orange for the model
@@ -34,12 +36,13 @@ def note_name(pitch: int) -> str:
 
 
 def piano_roll(prime_notes: Sequence[Note], continuation_notes: Sequence[Note], steps_per_beat: int,
-               beats_per_bar: int, path: Path, title: str = "") -> Path:
+               bars: int | Sequence[tuple[float, float]], path: Path, title: str = "") -> Path:
     """Draw prime and continuation (notes in beats from the start) as one piano roll PNG.
 
-    Bar lines every ``beats_per_bar`` beats, fainter beat lines, the grid step as the x
-    resolution; the pitch axis is labelled with note names (every C, or every note when the
-    range is narrow).
+    ``bars``: (start, length) of each bar in beats, as the file's time signatures lay them out
+    (``daemon.metre.Metre``), or a number of beats per bar from beat 0. Bar lines dark, beat
+    lines faint, the grid step as the x resolution; the pitch axis is labelled with note names
+    (every C, or every note when the range is narrow).
     """
     notes = list(prime_notes) + list(continuation_notes)
     if not notes:
@@ -52,16 +55,24 @@ def piano_roll(prime_notes: Sequence[Note], continuation_notes: Sequence[Note], 
         for i, n in enumerate(group):
             ax.broken_barh([(n.start, max(n.duration, 1 / steps_per_beat) * 0.97)], (n.pitch - 0.4, 0.8),
                            facecolors=colour, label=label if i == 0 else None)
+    if isinstance(bars, int):
+        bars = [(float(b), float(bars)) for b in range(0, int(end) + bars, bars)]
+    lines = {round(start + length, 6) for start, length in bars} | {round(start, 6) for start, _ in bars}
     for beat in np.arange(0, end + 1e-9, 1.0):
-        bar = round(beat) % beats_per_bar == 0
-        ax.axvline(beat, color="0.3" if bar else "0.85", linewidth=1.0 if bar else 0.5, zorder=0)
+        if round(beat, 6) not in lines:
+            ax.axvline(beat, color="0.85", linewidth=0.5, zorder=0)
+    for line in sorted(lines):
+        if 0 <= line <= end:
+            ax.axvline(line, color="0.3", linewidth=1.0, zorder=0)
+    lengths = sorted({length for _, length in bars})
     if continuation_notes:
         ax.axvline(min(n.start for n in continuation_notes), color=MODEL_COLOUR, linestyle="--", linewidth=1.2)
     ticks = [p for p in range(low, high + 1) if high - low <= 24 or p % 12 == 0]
     ax.set_yticks(ticks, [note_name(p) for p in ticks])
     ax.set_ylim(low - 0.5, high + 0.5)
     ax.set_xlim(0, end)
-    ax.set_xlabel(f"beats (bar lines every {beats_per_bar}; grid 1/{steps_per_beat} beat)")
+    every = f"every {lengths[0]:g}" if len(lengths) == 1 else "as the song's bars"
+    ax.set_xlabel(f"beats (bar lines {every}; grid 1/{steps_per_beat} beat)")
     ax.set_title(title or "prime and continuation")
     ax.legend(loc="upper right")
     fig.tight_layout()
@@ -91,14 +102,18 @@ def midi_tracks(path: Path) -> list[tuple[str, list[Note]]]:
     return tracks
 
 
-def plot_generated(midi_path: Path, png_path: Path, steps_per_beat: int, beats_per_bar: int) -> Path:
-    """Piano roll of a ``jamd-train generate`` MIDI file: its prime track, then the model's."""
+def plot_generated(midi_path: Path, png_path: Path, steps_per_beat: int) -> Path:
+    """Piano roll of a ``jamd-train generate`` MIDI file: its prime track, then the model's, with the
+    bar lines of the file's time signatures."""
+    from daemon.midifile import read_song
+
     tracks = [t for t in midi_tracks(midi_path) if t[1]]
     if not tracks:
         raise JamdError(f"{midi_path}: no notes to draw")
     prime = tracks[0][1] if len(tracks) > 1 else []
     title = " + ".join(name for name, _ in tracks if name)
-    return piano_roll(prime, tracks[-1][1], steps_per_beat, beats_per_bar, png_path, title=title)
+    bars = read_song(midi_path).metre.bars
+    return piano_roll(prime, tracks[-1][1], steps_per_beat, bars, png_path, title=title)
 
 
 def song_statistics(songs: Sequence[Sequence[str]], steps_per_beat: int) -> dict[str, Counter]:
@@ -162,9 +177,7 @@ def compare(model_ref: str | Path, data: Sequence[str | Path], path: Path, n: in
     from training.corpus import load_corpus
 
     model = load_model(model_ref)
-    if model.sidecar.kind == "chords":  # it scores chords, not next melody tokens
-        raise JamdError(f"{model.name} is a chords model: it accompanies a melody rather than writing one; "
-                        f"try `jamd play MELODY.mid -o OUT.mid --mode chords --model {model.name}`")
+    require_melody(model.sidecar.model_kind, model.name, "compare")
     settings = model.sidecar.corpus.get("settings", {})
     corpus = load_corpus(list(data), steps_per_beat=model.steps_per_beat,
                          transpose=settings.get("transpose", "none"))
@@ -173,13 +186,15 @@ def compare(model_ref: str | Path, data: Sequence[str | Path], path: Path, n: in
     rng = np.random.default_rng(seed)
     generated = []
     for _ in range(n):
-        length = len(corpus.songs[rng.integers(len(corpus.songs))].tokens)
+        song = corpus.songs[rng.integers(len(corpus.songs))]  # its length, and its bars for the position input
+        length = len(song.tokens)
+        where = token_positions(song.bars, song.first, length) if song.bars else np.zeros((length, 2), int)
         model.reset()
-        probs, tokens = model.step(0), ["start"]
-        for _ in range(length - 1):
+        probs, tokens = model.step(0, *where[0]), ["start"]
+        for i in range(1, length):
             token_id = sample(probs, temperature, 0, rng)
             tokens.append(model.vocab.tokens[token_id])
-            probs = model.step(token_id)
+            probs = model.step(token_id, int(where[i, 0]), int(where[i, 1]))
         generated.append(tokens)
     spb = model.steps_per_beat
     real, made = song_statistics([s.tokens for s in corpus.songs], spb), song_statistics(generated, spb)

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.encoding import Note
+from daemon.metre import Metre, MetreError
 
 MUSIC21_SUFFIXES = (".krn", ".abc", ".xml", ".musicxml", ".mxl")
 MIDI_SUFFIXES = (".mid", ".midi")
 SUFFIXES = MUSIC21_SUFFIXES + MIDI_SUFFIXES
-DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0 as mido does
 
 # Tonic spellings as music21 writes them ("B-" is B flat); minor keys are lower case ("a minor").
 MAJOR_NAMES = ("C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B")
@@ -46,13 +46,16 @@ _MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.
 
 @dataclass
 class ReadResult:
-    """What one file yields: songs ``(suffix, notes, key)`` and skipped ``(suffix, reason)``.
+    """What one file yields: songs ``(suffix, notes, key, metre)`` and skipped ``(suffix, reason)``.
+
+    ``metre`` is the MetreError itself where the bar lines could not be placed: the notes are
+    still good for what needs no bars, and the encoder skips and counts the song.
 
     ``suffix`` is ``""`` for a one-song file and ``"#12"`` for tune X:12 of an ABC file;
     the caller prefixes it with the file's name. ``warnings`` counts music21 warnings.
     """
 
-    songs: list[tuple[str, list[Note], str | None]] = field(default_factory=list)
+    songs: list[tuple[str, list[Note], str | None, Metre | MetreError]] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     warnings: int = 0
 
@@ -104,41 +107,19 @@ def analyse_key(notes: list[Note]) -> str | None:
     return best
 
 
-# --- MIDI (mido) ----------------------------------------------------------------------
+# --- MIDI (mido, through daemon.midifile) ------------------------------------------------
 
 
-def read_midi(path: Path) -> tuple[list[Note], str | None]:
-    """Notes of a Standard MIDI file in beats (ticks / ticks_per_beat: tempo does not matter).
+def read_midi(path: Path) -> tuple[list[Note], str | None, Metre]:
+    """Notes of a Standard MIDI file in beats, its key (first ``key_signature``) and its bars.
 
-    Note-on with velocity 0 is a note-off; a pitch struck again before its note-off is
-    closed oldest-first; notes still sounding at the end of a track end there.
-    The key is the first ``key_signature`` meta message, if any.
+    The bars come from the file's time-signature events (4/4 where it has none, as the
+    standard says); ``daemon/midifile.py`` reads the file.
     """
-    import mido  # the light runtime has it; imported here so music21-only users don't pay for it
+    from daemon.midifile import read_song
 
-    midi = mido.MidiFile(path)
-    tpb = midi.ticks_per_beat
-    notes: list[Note] = []
-    key = None
-    for track in midi.tracks:
-        tick = 0
-        sounding: dict[tuple[int, int], list[int]] = {}
-        for msg in track:
-            tick += msg.time
-            if msg.type == "key_signature" and key is None:
-                key = _mido_key(msg.key)
-            if msg.type not in ("note_on", "note_off") or msg.channel == DRUM_CHANNEL:
-                continue
-            held = sounding.setdefault((msg.channel, msg.note), [])
-            if msg.type == "note_on" and msg.velocity > 0:
-                held.append(tick)
-            elif held:
-                began = held.pop(0)
-                notes.append(Note(began / tpb, (tick - began) / tpb, msg.note))
-        for (_, pitch), starts in sounding.items():
-            notes.extend(Note(s / tpb, (tick - s) / tpb, pitch) for s in starts)
-    notes.sort(key=lambda n: (n.start, n.pitch))
-    return notes, key
+    song = read_song(path)
+    return song.notes, (_mido_key(song.key) if song.key else None), song.metre
 
 
 def _mido_key(name: str) -> str:
@@ -183,8 +164,49 @@ def score_key(score) -> str | None:
     return None
 
 
-def read_score_file(path: Path) -> tuple[list[Note], str | None]:
-    """Notes and key of a kern/MusicXML file (one song) through music21."""
+def score_metre(score) -> Metre:
+    """The bars of a music21 score, from its first part's measures.
+
+    A first measure shorter than its time signature is a pickup (it ends where bar 1 begins);
+    a last one is a bar the song stops in; one in between that is shorter or longer than its
+    signature says is an irregular bar (Essen's mixed meters) and keeps its own length.
+    MetreError if the score has no measures or they do not follow each other.
+    """
+    from music21 import stream
+
+    parts = list(score.parts) if hasattr(score, "parts") and len(score.parts) else [score]
+    measures = [m for m in parts[0].getElementsByClass(stream.Measure) if m.duration.quarterLength > 0]
+    if not measures:
+        raise MetreError("no bar lines (no measures)")
+    bars, signatures = [], []
+    for i, m in enumerate(measures):
+        actual, offset = float(m.duration.quarterLength), float(m.offset)
+        nominal = float(m.barDuration.quarterLength)
+        if m.timeSignature is not None:
+            signatures.append((offset, int(m.timeSignature.numerator), int(m.timeSignature.denominator)))
+        if i == 0 and actual < nominal:
+            bars.append((offset + actual - nominal, nominal))  # pickup: right-aligned in a whole bar
+        elif i == len(measures) - 1 and i > 0 and actual < nominal:
+            bars.append((offset, nominal))
+        else:
+            bars.append((offset, actual))
+    for (start, length), (after, _) in zip(bars, bars[1:]):
+        if abs(start + length - after) > 1e-3:
+            raise MetreError(f"the measure at beat {after:g} does not follow the one at beat {start:g}")
+    return Metre(tuple(bars), tuple(signatures))
+
+
+def _metre_or_error(score) -> Metre | MetreError:
+    try:
+        return score_metre(score)
+    except MetreError as e:
+        return e
+    except Exception as e:  # noqa: BLE001 -- music21 measure queries fail in odd ways on odd files
+        return MetreError(f"music21 could not read the measures ({type(e).__name__}: {str(e)[:80]})")
+
+
+def read_score_file(path: Path) -> tuple[list[Note], str | None, Metre]:
+    """Notes, key and bars of a kern/MusicXML file (one song) through music21."""
     from music21 import converter
 
     # forceSource/storePickle: music21 would otherwise pickle every parsed file into its
@@ -192,7 +214,7 @@ def read_score_file(path: Path) -> tuple[list[Note], str | None]:
     score = converter.parse(path, forceSource=True, storePickle=False)
     if hasattr(score, "scores") and len(score.scores) > 0:  # an Opus: use its first score
         score = score.scores[0]
-    return score_notes(score), score_key(score)
+    return score_notes(score), score_key(score), _metre_or_error(score)
 
 
 def split_abc(text: str) -> list[tuple[str, str]]:
@@ -212,14 +234,14 @@ def split_abc(text: str) -> list[tuple[str, str]]:
     return [(n, header + t) for n, t in zip(numbers, tunes)]
 
 
-def read_abc_tune(text: str) -> tuple[list[Note], str | None]:
-    """Notes and key of one ABC tune (text holding a single ``X:`` section)."""
+def read_abc_tune(text: str) -> tuple[list[Note], str | None, Metre]:
+    """Notes, key and bars of one ABC tune (text holding a single ``X:`` section)."""
     from music21 import converter
 
     score = converter.parseData(text, format="abc")
     if hasattr(score, "scores") and len(score.scores) > 0:
         score = score.scores[0]
-    return score_notes(score), score_key(score)
+    return score_notes(score), score_key(score), _metre_or_error(score)
 
 
 # --- one file, any format ---------------------------------------------------------------
@@ -259,12 +281,12 @@ def _guarded(suffix: str, read, what: str) -> ReadResult:
     result = ReadResult()
     with silenced(result):
         try:
-            notes, key = read()
+            notes, key, metre = read()
         # music21 and mido raise anything from ValueError to IndexError, EOFError or their
         # own exception types on bad input; one bad file must never abort a whole corpus.
         except Exception as e:  # noqa: BLE001
             message = " ".join(str(e).split())[:160] or "the file ends too early (truncated?)"
             result.skipped.append((suffix, f"{what}: {type(e).__name__}: {message}"))
             return result
-    result.songs.append((suffix, notes, key))
+    result.songs.append((suffix, notes, key, metre))
     return result

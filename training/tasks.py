@@ -1,0 +1,96 @@
+"""Songs of each model kind -> the examples ``training/train.py`` fits, split and ready to transpose.
+
+- melody: ``EncodedSong``s (``training/corpus.py``); input = the tokens but the last, target =
+  the token after each;
+- chords: ``ChordSong``s (``training/chord_data.py``); input = the melody tokens, target = the
+  chord of the next beat after each (the alignment is explained there).
+
+Both split by song with near-duplicates kept together (``train.split_songs``), build the input
+vocabulary from the training songs in every augmentation key, and carry each token's bar position.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from daemon import chords as chordlib
+from daemon.encoding import Vocabulary
+from training.settings import TrainSettings
+from training.train import Example, Task, split_songs
+
+
+def _vocabulary(songs: Sequence, settings: TrainSettings) -> Vocabulary:
+    shifts = settings.shifts if settings.augment else (0,)
+    return Vocabulary.build((s.tokens for s in songs), transpositions=shifts, min_count=settings.min_count)
+
+
+def _token_tables(vocab: Vocabulary, shifts: Sequence[int]) -> dict[int, np.ndarray]:
+    return {s: np.asarray(vocab.transposition_table(s), np.int64) for s in shifts if s != 0}
+
+
+def chord_tables(chords: Sequence[str], shifts: Sequence[int]) -> dict[int, np.ndarray]:
+    """For each shift, chord id -> id of that chord transposed (the vocabulary is closed under it)."""
+    ids = {c: i for i, c in enumerate(chords)}
+    return {s: np.asarray([ids[chordlib.transpose(c, s)] for c in chords], np.int64) for s in shifts}
+
+
+def melody_task(songs: Sequence, settings: TrainSettings) -> Task:
+    """Next-token prediction on ``songs`` (``EncodedSong``, with bars)."""
+    train, val = split_songs(songs, settings.val_fraction, settings.seed)
+    vocab = _vocabulary(train, settings)
+
+    def example(song) -> Example:
+        ids = np.asarray(vocab.encode(song.tokens), np.int32)
+        return Example(song.name, ids[:-1], song.positions()[:-1], ids[1:])
+
+    tables = _token_tables(vocab, settings.shifts if settings.augment else ())
+    return Task("melody", vocab, vocab.tokens, [example(s) for s in train], [example(s) for s in val],
+                list(train), list(val), tables, tables, onsets_are_pitches=True)
+
+
+def chord_task(songs: Sequence, settings: TrainSettings) -> Task:
+    """The chord of the next beat from the melody so far, on ``songs`` (``ChordSong``)."""
+    from training.chord_data import targets
+
+    train, val = split_songs(songs, settings.val_fraction, settings.seed)
+    vocab = _vocabulary(train, settings)
+    chords = chordlib.chord_vocabulary()
+    ids = {c: i for i, c in enumerate(chords)}
+
+    def example(song) -> Example:
+        return Example(song.name, np.asarray(vocab.encode(song.tokens), np.int32), song.positions(),
+                       targets(song, ids, settings.steps_per_beat))
+
+    shifts = [s for s in settings.shifts if s != 0] if settings.augment else []
+    return Task("chords", vocab, tuple(chords), [example(s) for s in train], [example(s) for s in val],
+                list(train), list(val), _token_tables(vocab, shifts), chord_tables(chords, shifts),
+                onsets_are_pitches=False)
+
+
+TASKS = {"melody": melody_task, "chords": chord_task}
+
+
+def load_songs(settings: TrainSettings, data: Sequence[str]) -> tuple[list, dict]:
+    """(songs, the sidecar's corpus record) of ``data`` for a model of ``settings.kind``."""
+    import sys
+    from pathlib import Path
+
+    limit = settings.limit or None
+    if settings.kind == "chords":
+        from training.chord_data import load_pairs
+
+        songs, skipped = load_pairs(Path(data[0]), settings.steps_per_beat, limit)
+        print(f"corpus: {len(songs)} tunes, {sum(s.beats for s in songs):,} beats, {len(skipped)} skipped",
+              file=sys.stderr)
+        return songs, {"sources": [str(d) for d in data], "tunes": len(songs), "skipped": len(skipped),
+                       "first_skipped": [f"{n}: {r}" for n, r in skipped[:5]]}
+    from training.corpus import load_corpus
+
+    corpus = load_corpus(data, steps_per_beat=settings.steps_per_beat, transpose=settings.transpose, limit=limit)
+    report = corpus.report()
+    print(f"corpus: {report['songs']} songs, {report['tokens']:,} tokens, {report['skipped']} skipped "
+          f"{report['skipped_by_reason'] or ''}, formats {report['by_format']}", file=sys.stderr)
+    return corpus.songs, {"sources": [str(d) for d in data], "report": report,
+                          "settings": {"steps_per_beat": settings.steps_per_beat, "transpose": settings.transpose}}
