@@ -194,10 +194,10 @@ def generate_command(args: argparse.Namespace) -> int:
 
 
 def add_tool_parsers(sub) -> None:
-    """``evaluate``, ``compare``, ``render`` and ``fit-chords``: each parser lives beside its code."""
-    from training import chords, evaluate, plots, render
+    """``evaluate``, ``compare``, ``render``, ``fit-chords`` and ``audition``: each parser lives beside its code."""
+    from training import audition, chords, evaluate, plots, render
 
-    for module in (evaluate, plots, render, chords):
+    for module in (evaluate, plots, render, chords, audition):
         module.add_parser(sub)
 
 
