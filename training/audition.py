@@ -235,6 +235,17 @@ def _progression(tally: Tally, chords: Sequence[str], tune: Tune, against_track:
     tally["two_chords_or_fewer"].add(distinct <= 2)
 
 
+def measure(model: StepModel, tunes: Sequence[Tune], mode: str, seeds: Sequence[int], phrase_bars: int = 4,
+            config: Config | None = None) -> dict[str, Tally]:
+    """Figure name -> ``Share`` for each side (jamd, real, baseline) of ``mode`` on ``tunes``."""
+    config = config or Config()
+    if mode == "respond":
+        return _respond(model, tunes, seeds, phrase_bars, config)
+    if mode == "chords":
+        return _chords(model, tunes, seeds, config)
+    return _together(model, tunes, seeds, phrase_bars, mode, config)
+
+
 def audition(model_ref: str, data: Sequence[str], mode: str, tunes: int = 40, seeds: int = 3, seed: int = 0,
              phrase_bars: int = 4, config: Config | None = None) -> dict:
     """The report: figures per side for ``mode`` on ``tunes`` held-out tunes of ``data``."""
@@ -250,12 +261,7 @@ def audition(model_ref: str, data: Sequence[str], mode: str, tunes: int = 40, se
                            pairs=mode == "chords", trained_on=model.sidecar.corpus.get("sources") or (),
                            usable=lambda t: _too_short(t, need))
     runs = [seed + i for i in range(seeds)]
-    if mode == "respond":
-        sides = _respond(model, picked, runs, phrase_bars, config)
-    elif mode == "chords":
-        sides = _chords(model, picked, runs, config)
-    else:
-        sides = _together(model, picked, runs, phrase_bars, mode, config)
+    sides = measure(model, picked, mode, runs, phrase_bars, config)
     return {
         "model": str(model.path), "mode": mode, "data": [str(d) for d in data],
         "tunes": len(picked), "seeds": runs, "phrase_bars": phrase_bars,
