@@ -1,256 +1,42 @@
 """``jamd-train audition MODEL DATA... --mode MODE``: how jamd plays, as a musician would hear it.
 
-Each held-out tune (``training/tunes.py``) is played into the engine ``jamd play`` uses
-(``daemon.offline.simulate``, ``daemon.engine.Engine``) in simulated time, position 0 of the
-tune (a bar line) at 0 s, so the engine's grid bars are the tune's bars; ``beats_per_bar`` is
-the tune's bar in quarter notes. What jamd plays is measured (``training/musicianship.py``)
-beside the same figures for the real music and for simple baselines:
+Picks held-out tunes (``training/tunes.py``), plays each one's opening into the engine
+``jamd play`` uses (``training/playalong.py``) and prints what jamd plays beside the real music
+and simple baselines, with issue 13's targets (``training/report.py``).
 
-- respond: the first ``--phrase-bars`` whole bars (and the pickup) are played, legato as
-  written and detached (each note half as long); the answer is compared with the tune's next
-  ``answer_bars`` bars;
-- duet / next: the first ``--phrase-bars * 2`` whole bars are played; duet's baseline is
-  jamd's rhythm with random in-key pitches near jamd's, next's is the in-song bigram;
-- chords: the whole melody; the chord on each quarter-note beat against the chord track and
-  against the key's tonic chord on every beat.
-
-Seeds: tune ``s`` of the list is picked with ``--seed``; each run of the engine uses seed
-``--seed + i`` for ``i < --seeds``. The figures are pooled over tunes and seeds.
+Seeds: ``--seed`` picks the tunes and is the first engine run's seed; each tune is played with
+seeds ``--seed .. --seed + --seeds - 1``. The figures are pooled over tunes and seeds.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from typing import Sequence
 
-import mido
-import numpy as np
-
-from daemon.config import Config
-from daemon.encoding import Note
-from daemon.engine import Engine
+from daemon.config import Config, load_config
 from daemon.errors import JamdError
-from daemon.model import StepModel, load_model
-from daemon.offline import simulate
+from daemon.model import load_model
 from training import musicianship as mu
+from training.playalong import MODES, measure
 from training.report import TARGETS, figures_for, format_table
 from training.tunes import Tune, pick
+from training.tunes import chorales as tune_chorales
 
-TEMPO = 120.0  # simulated time: any tempo plays the same grid, this one keeps the arithmetic plain
-PLAYER, JAMD = 0, 1  # MIDI channels (0-based): the player's and jamd's (Config.channel 2)
-MODES = ("respond", "duet", "next", "chords")
-
-
-def player_events(notes: Sequence[Note], tempo: float = TEMPO) -> list[tuple[float, mido.Message]]:
-    """Note-on/off messages at their times in seconds; at equal times note-offs come first."""
-    spq = 60.0 / tempo
-    events = []
-    for n in notes:
-        events.append((n.start * spq, 1, mido.Message("note_on", channel=PLAYER, note=n.pitch, velocity=80)))
-        events.append(((n.start + n.duration) * spq, 0, mido.Message("note_off", channel=PLAYER, note=n.pitch)))
-    events.sort(key=lambda e: (e[0], e[1]))
-    return [(when, msg) for when, _, msg in events]
-
-
-def played_notes(out, channel: int = JAMD, tempo: float = TEMPO) -> list[Note]:
-    """jamd's notes (quarter notes from 0 s) from the engine's timed messages on ``channel``."""
-    qps = tempo / 60.0
-    began: dict[int, float] = {}
-    notes = []
-    for when, msg in sorted(out, key=lambda m: m[0]):
-        if getattr(msg, "channel", None) != channel or msg.type not in ("note_on", "note_off"):
-            continue
-        if msg.note in began:  # a note-off, or the same key struck again: the note ends
-            start = began.pop(msg.note)
-            notes.append(Note(round(start * qps * 48) / 48, round((when - start) * qps * 48) / 48, msg.note))
-        if msg.type == "note_on" and msg.velocity > 0:
-            began[msg.note] = when
-    return sorted(notes, key=lambda n: (n.start, n.pitch))
-
-
-def play(model: StepModel, tune: Tune, notes: Sequence[Note], mode: str, seed: int, end: float,
-         config: Config | None = None) -> list[Note]:
-    """What jamd plays while the player plays ``notes`` of ``tune``, through ``end`` (quarter notes)."""
-    config = (config or Config()).replace(model=model.name, mode=mode, tempo=TEMPO, seed=seed,
-                                          beats_per_bar=int(tune.metre.bar), metronome=False, thru=False)
-    engine = Engine(config, model, np.random.default_rng(seed))
-    return played_notes(simulate(engine, player_events(notes), end * 60.0 / TEMPO))
-
-
-def _cut(notes: Sequence[Note], begin: float, end: float) -> list[Note]:
-    """The notes starting in [begin, end), each ending by ``end``."""
-    return [Note(n.start, min(n.duration, end - n.start), n.pitch) for n in notes if begin - mu.EPS <= n.start < end - mu.EPS]
-
-
-def detached(notes: Sequence[Note]) -> list[Note]:
-    """The same notes played short: half as long, at least a 16th."""
-    return [Note(n.start, max(n.duration / 2, 0.25), n.pitch) for n in notes]
-
-
-class Tally(defaultdict):
-    """Figure name -> ``Share``; one per side (jamd, real, baseline)."""
-
-    def __init__(self):
-        super().__init__(mu.Share)
-
-    def line(self, prefix: str, notes: Sequence[Note], key: str, beat: float) -> None:
-        """The figures every melodic line gets: in key, interval bands, onsets on beats."""
-        line = mu.melody(notes)
-        share = mu.in_key([n.pitch for n in line], key)
-        self["in_key"].hits += share.hits
-        self["in_key"].total += share.total
-        bands = mu.interval_profile(mu.intervals([n.pitch for n in line]))
-        for name, _, _ in mu.BANDS:
-            self[f"{prefix}{name}"].add(True, bands[name])
-            for other, _, _ in mu.BANDS:
-                if other != name:
-                    self[f"{prefix}{other}"].add(False, bands[name])
-        for n in line:
-            self["onsets_on_beats"].add(mu.on_beat(n.start, beat))
-
-
-def _respond(model, tunes, seeds, phrase_bars, config) -> dict[str, Tally]:
-    sides = {"jamd": Tally(), "real": Tally()}
-    answer_bars, wait = config.answer_bars, config.answer_after_bars
-    for tune in tunes:
-        bar, beat = tune.metre.bar, tune.metre.beat
-        phrase_end = tune.first_bar + phrase_bars * bar
-        phrase = _cut(tune.notes, 0.0, phrase_end)
-        real = _cut(tune.notes, phrase_end, phrase_end + answer_bars * bar)
-        end = phrase_end + (wait + answer_bars + 1) * bar
-        _answer(sides["real"], real, tune, "legato")
-        for seed in seeds:
-            for touch, notes in (("legato", phrase), ("detached", detached(phrase))):
-                heard = play(model, tune, notes, "respond", seed, end, config)
-                _answer(sides["jamd"], [n for n in heard if n.start > notes[-1].start], tune, touch)
-    return sides
-
-
-def _answer(tally: Tally, answer: list[Note], tune: Tune, touch: str) -> None:
-    tally[f"answered_{touch}"].add(bool(answer))
-    if not answer:
-        return
-    tally[f"starts_on_beat_{touch}"].add(mu.on_beat(answer[0].start, tune.metre.beat))
-    if touch == "legato":
-        tally.line("interval_", answer, tune.key, tune.metre.beat)
-        tally["ends_on_tonic_triad"].add(mu.melody(answer)[-1].pitch % 12 in mu.tonic_triad(tune.key))
-
-
-def _together(model, tunes, seeds, phrase_bars, mode, config) -> dict[str, Tally]:
-    """duet and next: the player plays the opening and jamd plays along."""
-    sides = {"jamd": Tally(), "baseline": Tally(), "real": Tally()}
-    for tune in tunes:
-        span = tune.first_bar + 2 * phrase_bars * tune.metre.bar
-        notes = _cut(tune.notes, 0.0, span)
-        line = mu.melody(notes)
-        if mode == "next":
-            guesses = mu.bigram_guesses([n.pitch for n in line])
-            for n, guess, nxt in zip(line, guesses, line[1:]):
-                sides["baseline"]["next_correct"].add(guess == nxt.pitch)
-        else:
-            sides["real"].line("interval_", notes, tune.key, tune.metre.beat)
-        for seed in seeds:
-            heard = [n for n in play(model, tune, notes, mode, seed, span + tune.metre.bar, config) if n.start < span]
-            if mode == "next":
-                _guesses(sides["jamd"], heard, line, tune)
-            else:
-                _duet(sides["jamd"], heard, notes, tune)
-                _duet(sides["baseline"], _random_in_key(heard, tune.key, seed), notes, tune, vertical_only=True)
-    return sides
-
-
-def _guesses(tally: Tally, heard: list[Note], line: list[Note], tune: Tune) -> None:
-    """next mode: jamd's guess after each player onset is its note on the following grid step."""
-    at = {n.start: n for n in mu.melody(heard)}
-    for n, nxt in zip(line, line[1:]):
-        guess = at.get(round((n.start + 0.25) * 48) / 48)
-        tally["next_correct"].add(guess is not None and guess.pitch == nxt.pitch)
-        tally["next_guessed"].add(guess is not None)
-    for guess in mu.melody(heard):
-        held = [n.pitch for n in line if n.start < guess.start - mu.EPS < n.start + n.duration - 2 * mu.EPS]
-        tally["over_held_note"].add(bool(held))
-        tally["dissonant_with_held"].add(any(mu.dissonant(guess.pitch, p) for p in held))
-    tally.line("interval_", heard, tune.key, tune.metre.beat)
-
-
-def _duet(tally: Tally, heard: list[Note], notes: list[Note], tune: Tune, vertical_only: bool = False) -> None:
-    """duet figures of jamd's ``heard`` notes against the player's ``notes``; from the player's first note on."""
-    first = notes[0].start
-    if not vertical_only:
-        tally["plays_before_player"].add(any(n.start < first - mu.EPS for n in heard))
-    heard = [n for n in heard if n.start >= first - mu.EPS]
-    for n in mu.melody(heard):
-        pair = mu.vertical([n.pitch], mu.sounding(notes, n.start))
-        if pair:
-            tally["dissonant_at_onsets"].add(pair[0])
-            tally["shadowing"].add(pair[1])
-    end = max(n.start + n.duration for n in notes)
-    beat = first
-    while beat < end:
-        pair = mu.vertical(mu.sounding(heard, beat), mu.sounding(notes, beat))
-        if pair:
-            tally["dissonant_on_beats"].add(pair[0])
-        beat += tune.metre.beat
-    if not vertical_only:
-        tally.line("interval_", heard, tune.key, tune.metre.beat)
-
-
-def _random_in_key(heard: list[Note], key: str, seed: int) -> list[Note]:
-    """jamd's rhythm and register, each pitch drawn from the key's scale within a tritone of jamd's."""
-    rng, pcs = np.random.default_rng(seed), mu.scale(key)
-    return [Note(n.start, n.duration, int(rng.choice([p for p in range(n.pitch - 6, n.pitch + 6) if p % 12 in pcs])))
-            for n in heard]
-
-
-def _chords(model, tunes, seeds, config) -> dict[str, Tally]:
-    from daemon.chords import identify, symbol
-
-    sides = {"jamd": Tally(), "real": Tally(), "baseline": Tally()}
-    for tune in tunes:
-        tonic, mode = mu.key_tonic(tune.key)
-        beats = len(tune.chords)
-        _progression(sides["real"], tune.chords, tune, against_track=False)
-        _progression(sides["baseline"], [symbol(tonic, "m" if mode == "minor" else "")] * beats, tune)
-        for seed in seeds:
-            heard = play(model, tune, tune.notes, "chords", seed, beats + tune.metre.bar, config)
-            _progression(sides["jamd"], [identify(mu.sounding(heard, b)) for b in range(beats)], tune)
-    return sides
-
-
-def _progression(tally: Tally, chords: Sequence[str], tune: Tune, against_track: bool = True) -> None:
-    """Chord figures of one tune's chord on each quarter-note beat, beat 0 a bar line."""
-    changes = mu.chord_changes(chords)
-    tally["changes_per_bar"].add(False, len(chords) / tune.metre.bar)
-    tally["changes_per_bar"].hits += len(changes)
-    for at in changes:
-        tally["changes_on_bar_lines"].add(mu.on_beat(at, tune.metre.bar))
-    if against_track:
-        agree = mu.agreement(chords, tune.chords)
-        tally["chord_agreement"].hits += agree.hits
-        tally["chord_agreement"].total += agree.total
-    distinct = mu.distinct_chords(chords)
-    tally["distinct_chords"].add(False)
-    tally["distinct_chords"].hits += distinct
-    tally["two_chords_or_fewer"].add(distinct <= 2)
-
-
-def measure(model: StepModel, tunes: Sequence[Tune], mode: str, seeds: Sequence[int], phrase_bars: int = 4,
-            config: Config | None = None) -> dict[str, Tally]:
-    """Figure name -> ``Share`` for each side (jamd, real, baseline) of ``mode`` on ``tunes``."""
-    config = config or Config()
-    if mode == "respond":
-        return _respond(model, tunes, seeds, phrase_bars, config)
-    if mode == "chords":
-        return _chords(model, tunes, seeds, config)
-    return _together(model, tunes, seeds, phrase_bars, mode, config)
-
+CHORALES = 20  # duet's real music: soprano against alto, the first 20 chorales of music21's corpus
+ENGINE_SETTINGS = ("temperature", "top_k", "stm_strength", "answer_after_bars", "answer_bars", "range")
 
 def audition(model_ref: str, data: Sequence[str], mode: str, tunes: int = 40, seeds: int = 3, seed: int = 0,
-             phrase_bars: int = 4, config: Config | None = None) -> dict:
-    """The report: figures per side for ``mode`` on ``tunes`` held-out tunes of ``data``."""
+             phrase_bars: int = 4, config: Config | None = None, chorales: int = CHORALES) -> dict:
+    """The report: figures per side for ``mode`` on ``tunes`` held-out tunes of ``data``.
+
+    ``config``: the engine's settings (mode, tempo and metre are the audition's); ``chorales``:
+    how many Bach chorales give duet's real music (0 = none).
+    """
     if mode not in MODES:
         raise JamdError(f"--mode {mode}: expected one of {', '.join(MODES)}")
+    if tunes < 1 or seeds < 1 or phrase_bars < 1:
+        raise JamdError("--tunes, --seeds and --phrase-bars must be at least 1")
     model = load_model(model_ref)
     config = config or Config()
     from daemon.chords import check_mode
@@ -261,10 +47,12 @@ def audition(model_ref: str, data: Sequence[str], mode: str, tunes: int = 40, se
                            pairs=mode == "chords", trained_on=model.sidecar.corpus.get("sources") or (),
                            usable=lambda t: _too_short(t, need))
     runs = [seed + i for i in range(seeds)]
-    sides = measure(model, picked, mode, runs, phrase_bars, config)
+    reference = tune_chorales(chorales) if mode == "duet" and chorales else []
+    sides = measure(model, picked, mode, runs, phrase_bars, config, reference)
     return {
         "model": str(model.path), "mode": mode, "data": [str(d) for d in data],
-        "tunes": len(picked), "seeds": runs, "phrase_bars": phrase_bars,
+        "tunes": len(picked), "seeds": runs, "phrase_bars": phrase_bars, "chorales": len(reference),
+        "engine": {k: getattr(config, k) for k in ENGINE_SETTINGS},
         "metres": dict(Counter(t.metre.signature for t in picked).most_common()),
         "skipped": skipped, "tune_names": [t.name for t in picked],
         "figures": figures_for(mode, {side: {k: s.value for k, s in t.items()} for side, t in sides.items()},
@@ -278,9 +66,19 @@ def _too_short(tune: Tune, bars: float) -> str | None:
 
 
 def command(args) -> int:
-    config = Config(temperature=args.temperature) if args.temperature is not None else None
-    report = audition(args.model, args.data, args.mode, args.tunes, args.seeds, args.seed, args.phrase_bars, config)
-    print(json.dumps(report, indent=1) if args.json else format_table(report))
+    from training.cli import merged
+
+    values = merged(args)
+    data = values.get("data") or []
+    if not data or not values.get("mode"):
+        raise JamdError("audition needs DATA, tunes the model never trained on, and --mode "
+                        + "|".join(MODES) + " (see --help)")
+    engine = {"temperature": values["temperature"]} if "temperature" in values else {}
+    config = load_config(values.get("jamd_config"), engine)
+    report = audition(values["model"], [data] if isinstance(data, str) else data, values["mode"],
+                      values.get("tunes", 40), values.get("seeds", 3), values.get("seed", 0),
+                      values.get("phrase_bars", 4), config, values.get("chorales", CHORALES))
+    print(json.dumps(report, indent=1) if values.get("json") else format_table(report))
     return 0
 
 
@@ -293,12 +91,16 @@ def add_parser(subparsers) -> None:
     p.add_argument("model", help="model name (models/NAME.onnx) or .onnx path")
     p.add_argument("data", nargs="+", help="tunes the model never trained on: files, directories, music21:NAME; "
                    "its own corpus is cut to the sidecar's held-out tunes. chords: the folder with melody/ and chords/")
-    p.add_argument("--mode", required=True, choices=MODES, help="the engine mode to audition")
-    p.add_argument("--tunes", type=int, default=40, help="tunes to pick (default %(default)s)")
-    p.add_argument("--seeds", type=int, default=3, help="engine runs per tune, seeds SEED.. (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="picks the tunes, and the first run's seed (default %(default)s)")
-    p.add_argument("--phrase-bars", type=int, default=4, help="bars the player plays before jamd answers "
-                   "(duet, next: twice as many) (default %(default)s)")
-    p.add_argument("--temperature", type=float, help="sampling temperature (default: the config's)")
+    p.add_argument("--mode", choices=MODES, help="the engine mode to audition (required)")
+    p.add_argument("--tunes", type=int, help="tunes to pick (default 40)")
+    p.add_argument("--seeds", type=int, help="engine runs per tune, seeds SEED.. (default 3)")
+    p.add_argument("--seed", type=int, help="picks the tunes, and the first run's seed (default 0)")
+    p.add_argument("--phrase-bars", type=int, help="bars the player plays before jamd answers "
+                   "(duet, next: twice as many) (default 4)")
+    p.add_argument("--temperature", type=float, help="sampling temperature (default: the engine config's)")
+    p.add_argument("--jamd-config", metavar="FILE", help="a jamd TOML config (as `jamd run --config`): the engine "
+                   "settings to audition, e.g. temperature, stm_strength, answer_bars")
+    p.add_argument("--chorales", type=int, help=f"Bach chorales whose soprano and alto give duet's real music "
+                   f"(default {CHORALES}; 0 = none)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.set_defaults(func=command)

@@ -123,6 +123,9 @@ def format_table(report: dict) -> str:
              f"(seeds {report['seeds'][0]}-{report['seeds'][-1]}), metres {report['metres']}"]
     lines += ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))).rstrip()
               for row in rows]
+    if report["mode"] == "duet":
+        lines.append("real music: the tunes' own line; for the vertical figures, soprano (player) against alto "
+                     f"in {report['chorales']} Bach chorales" if report["chorales"] else "real music: the tunes' own line")
     baseline = BASELINES.get(report["mode"])
     if baseline:
         lines.append(f"baseline: {baseline}")

@@ -7,7 +7,7 @@ measures for kern/ABC/MusicXML, the ``time_signature`` meta message for MIDI, wh
 already pad a pickup to a whole bar); a tune whose metre changes is skipped.
 
 This keeps its own small metre reading; ``training/readers.py`` may grow a bar phase of its
-own, which ``_score_metre`` and ``_midi_metre`` could then use instead.
+own, which ``score_metre`` and ``_midi_metre`` could then use instead.
 
 Which tunes: the candidates of DATA (each file, each ABC tune), shuffled with the seed; when
 some are in the model's ``training.validation_songs``, only those; tunes are then read in that
@@ -69,7 +69,7 @@ def metre(numerator: int, denominator: int) -> Metre:
     return Metre(float(round(bar)), 1.5 if compound else 1.0, f"{numerator}/{denominator}")
 
 
-def _score_metre(score) -> tuple[Metre, float]:
+def score_metre(score) -> tuple[Metre, float]:
     """(metre, pickup padding in quarter notes) of a music21 score."""
     from music21 import meter
 
@@ -113,7 +113,7 @@ def _music21_tune(name: str, parse: Callable) -> Tune:
     score = parse()
     if hasattr(score, "scores") and len(score.scores) > 0:
         score = score.scores[0]
-    found, pad = _score_metre(score)
+    found, pad = score_metre(score)
     return _checked(name, readers.score_notes(score), readers.score_key(score), found, pad)
 
 
@@ -212,3 +212,28 @@ def pick(sources: Sequence[str], validation: Sequence[str] | None, count: int, s
     if not tunes:
         raise JamdError(f"no usable tune in {', '.join(map(str, sources))} (skipped: {skipped or 'none found'})")
     return tunes, skipped
+
+
+def chorales(count: int, paths: Sequence[Path] | None = None) -> list[tuple[Tune, list[Note]]]:
+    """(soprano as a Tune, alto notes) of the first ``count`` four-part Bach chorales of ``paths``
+    (default: music21's bundled ``bach`` corpus, sorted) that read cleanly with one metre: the
+    real music for two voices sounding together."""
+    from music21 import converter, corpus
+
+    found = []
+    for path in paths if paths is not None else sorted(corpus.getComposer("bach")):
+        if len(found) >= count:
+            break
+        counter = readers.ReadResult()
+        with readers.silenced(counter):
+            try:
+                score = converter.parse(path, forceSource=True, storePickle=False)
+                if len(score.parts) != 4:
+                    continue
+                found_metre, pad = score_metre(score)
+                soprano, alto = (readers.score_notes(part) for part in score.parts[:2])
+                tune = _checked(Path(path).name, soprano, readers.score_key(score), found_metre, pad)
+            except SongSkipped:
+                continue
+        found.append((tune, [Note(n.start + pad, n.duration, n.pitch) for n in alto]))
+    return found
