@@ -50,7 +50,7 @@ def audition(model_ref: str, data: Sequence[str], mode: str, tunes: int = 40, se
     reference = tune_chorales(chorales) if mode == "duet" and chorales else []
     sides = measure(model, picked, mode, runs, phrase_bars, config, reference)
     return {
-        "model": str(model.path), "mode": mode, "data": [str(d) for d in data],
+        "model": model.name, "mode": mode, "data": [str(d) for d in data],
         "tunes": len(picked), "seeds": runs, "phrase_bars": phrase_bars, "chorales": len(reference),
         "engine": {k: getattr(config, k) for k in ENGINE_SETTINGS},
         "metres": dict(Counter(t.metre.signature for t in picked).most_common()),

@@ -80,7 +80,7 @@ def _cut(notes: Sequence[Note], begin: float, end: float) -> list[Note]:
 
 def detached(notes: Sequence[Note]) -> list[Note]:
     """The same notes played short: half as long, at least a 16th."""
-    return [Note(n.start, max(n.duration / 2, 0.25), n.pitch) for n in notes]
+    return [Note(n.start, min(n.duration, max(n.duration / 2, 0.25)), n.pitch) for n in notes]
 
 
 class Tally(defaultdict):
@@ -89,18 +89,17 @@ class Tally(defaultdict):
     def __init__(self):
         super().__init__(mu.Share)
 
-    def line(self, prefix: str, notes: Sequence[Note], key: str, beat: float) -> None:
+    def count(self, name: str, share: mu.Share) -> None:
+        self[name].hits += share.hits
+        self[name].total += share.total
+
+    def line(self, notes: Sequence[Note], key: str, beat: float) -> None:
         """The figures every melodic line gets: in key, interval bands, onsets on beats."""
         line = mu.melody(notes)
-        share = mu.in_key([n.pitch for n in line], key)
-        self["in_key"].hits += share.hits
-        self["in_key"].total += share.total
+        self.count("in_key", mu.in_key([n.pitch for n in line], key))
         bands = mu.interval_profile(mu.intervals([n.pitch for n in line]))
         for name, _, _ in mu.BANDS:
-            self[f"{prefix}{name}"].add(True, bands[name])
-            for other, _, _ in mu.BANDS:
-                if other != name:
-                    self[f"{prefix}{other}"].add(False, bands[name])
+            self.count(f"interval_{name}", mu.Share(bands[name], sum(bands.values())))
         for n in line:
             self["onsets_on_beats"].add(mu.on_beat(n.start, beat))
 
@@ -128,7 +127,7 @@ def _answer(tally: Tally, answer: list[Note], tune: Tune, touch: str) -> None:
         return
     tally[f"starts_on_beat_{touch}"].add(mu.on_beat(answer[0].start, tune.metre.beat))
     if touch == "legato":
-        tally.line("interval_", answer, tune.key, tune.metre.beat)
+        tally.line(answer, tune.key, tune.metre.beat)
         tally["ends_on_tonic_triad"].add(mu.melody(answer)[-1].pitch % 12 in mu.tonic_triad(tune.key))
 
 
@@ -149,29 +148,29 @@ def _together(model, tunes, seeds, phrase_bars, mode, config, chorales=()) -> di
             for n, guess, nxt in zip(line, guesses, line[1:]):
                 sides["baseline"]["next_correct"].add(guess == nxt.pitch)
         else:
-            sides["real"].line("interval_", notes, tune.key, tune.metre.beat)
+            sides["real"].line(notes, tune.key, tune.metre.beat)
         for seed in seeds:
             heard = [n for n in play(model, tune, notes, mode, seed, span + tune.metre.bar, config) if n.start < span]
             if mode == "next":
-                _guesses(sides["jamd"], heard, line, tune)
+                _guesses(sides["jamd"], heard, line, tune, model.steps_per_beat)
             else:
                 _duet(sides["jamd"], heard, notes, tune)
                 _duet(sides["baseline"], _random_in_key(heard, tune.key, seed), notes, tune, vertical_only=True)
     return sides
 
 
-def _guesses(tally: Tally, heard: list[Note], line: list[Note], tune: Tune) -> None:
+def _guesses(tally: Tally, heard: list[Note], line: list[Note], tune: Tune, steps_per_beat: int) -> None:
     """next mode: jamd's guess after each player onset is its note on the following grid step."""
     at = {n.start: n for n in mu.melody(heard)}
     for n, nxt in zip(line, line[1:]):
-        guess = at.get(round((n.start + 0.25) * 48) / 48)
+        guess = at.get((round(n.start * steps_per_beat) + 1) / steps_per_beat)  # the step after the onset's
         tally["next_correct"].add(guess is not None and guess.pitch == nxt.pitch)
         tally["next_guessed"].add(guess is not None)
     for guess in mu.melody(heard):
         held = [n.pitch for n in line if n.start < guess.start - mu.EPS < n.start + n.duration - 2 * mu.EPS]
         tally["over_held_note"].add(bool(held))
         tally["dissonant_with_held"].add(any(mu.dissonant(guess.pitch, p) for p in held))
-    tally.line("interval_", heard, tune.key, tune.metre.beat)
+    tally.line(heard, tune.key, tune.metre.beat)
 
 
 def _duet(tally: Tally, heard: list[Note], notes: list[Note], tune: Tune, vertical_only: bool = False) -> None:
@@ -193,7 +192,7 @@ def _duet(tally: Tally, heard: list[Note], notes: list[Note], tune: Tune, vertic
             tally["dissonant_on_beats"].add(pair[0])
         beat += tune.metre.beat
     if not vertical_only:
-        tally.line("interval_", heard, tune.key, tune.metre.beat)
+        tally.line(heard, tune.key, tune.metre.beat)
 
 
 def _random_in_key(heard: list[Note], key: str, seed: int) -> list[Note]:
@@ -221,17 +220,13 @@ def _chords(model, tunes, seeds, config) -> dict[str, Tally]:
 def _progression(tally: Tally, chords: Sequence[str], tune: Tune, against_track: bool = True) -> None:
     """Chord figures of one tune's chord on each quarter-note beat, beat 0 a bar line."""
     changes = mu.chord_changes(chords)
-    tally["changes_per_bar"].add(False, len(chords) / tune.metre.bar)
-    tally["changes_per_bar"].hits += len(changes)
+    tally.count("changes_per_bar", mu.Share(len(changes), len(chords) / tune.metre.bar))  # an average, not a share
     for at in changes:
         tally["changes_on_bar_lines"].add(mu.on_beat(at, tune.metre.bar))
     if against_track:
-        agree = mu.agreement(chords, tune.chords)
-        tally["chord_agreement"].hits += agree.hits
-        tally["chord_agreement"].total += agree.total
+        tally.count("chord_agreement", mu.agreement(chords, tune.chords))
     distinct = mu.distinct_chords(chords)
-    tally["distinct_chords"].add(False)
-    tally["distinct_chords"].hits += distinct
+    tally.count("distinct_chords", mu.Share(distinct, 1))
     tally["two_chords_or_fewer"].add(distinct <= 2)
 
 
