@@ -113,7 +113,7 @@ def _respond(model, tunes, seeds, phrase_bars, config) -> dict[str, Tally]:
         phrase = _cut(tune.notes, 0.0, phrase_end)
         real = _cut(tune.notes, phrase_end, phrase_end + answer_bars * bar)
         end = phrase_end + (wait + answer_bars + 1) * bar
-        _answer(sides["real"], real, tune, "legato")
+        _answer(sides["real"], real, tune, "legato", own=False)
         for seed in seeds:
             for touch, notes in (("legato", phrase), ("detached", detached(phrase))):
                 heard = play(model, tune, notes, "respond", seed, end, config)
@@ -121,8 +121,10 @@ def _respond(model, tunes, seeds, phrase_bars, config) -> dict[str, Tally]:
     return sides
 
 
-def _answer(tally: Tally, answer: list[Note], tune: Tune, touch: str) -> None:
-    tally[f"answered_{touch}"].add(bool(answer))
+def _answer(tally: Tally, answer: list[Note], tune: Tune, touch: str, own: bool = True) -> None:
+    """respond figures of one answer; ``own=False``: the real continuation, which always comes."""
+    if own:
+        tally[f"answered_{touch}"].add(bool(answer))
     if not answer:
         return
     tally[f"starts_on_beat_{touch}"].add(mu.on_beat(answer[0].start, tune.metre.beat))
