@@ -55,6 +55,8 @@ def test_beats_of_compound_and_simple_metres():
     assert (jig.bar, jig.beat, reel.bar, reel.beat) == (3.0, 1.5, 4.0, 1.0)
     assert [mu.on_beat(p, jig.beat) for p in (0.0, 1.5, 3.0, 1.0, 0.5)] == [True, True, True, False, False]
     assert [mu.on_beat(p, reel.beat) for p in (2.0, 2.5, 3.75)] == [True, False, False]
+    assert mu.beats(2.5, 7.0, jig.beat) == [3.0, 4.5, 6.0]  # from a pickup on, the beats of the bars
+    assert mu.beats(0.0, 3.0, reel.beat) == [0.0, 1.0, 2.0]
     assert metre(2, 2).bar == 4.0
     with pytest.raises(SongSkipped, match="3/8"):
         metre(3, 8)  # a bar of one and a half quarter notes: the engine counts whole beats

@@ -26,6 +26,7 @@ from training.tunes import chorales as tune_chorales
 CHORALES = 20  # duet's real music: soprano against alto, the first 20 chorales of music21's corpus
 ENGINE_SETTINGS = ("temperature", "top_k", "stm_strength", "answer_after_bars", "answer_bars", "range")
 
+
 def audition(model_ref: str, data: Sequence[str], mode: str, tunes: int = 40, seeds: int = 3, seed: int = 0,
              phrase_bars: int = 4, config: Config | None = None, chorales: int = CHORALES) -> dict:
     """The report: figures per side for ``mode`` on ``tunes`` held-out tunes of ``data``.

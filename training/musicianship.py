@@ -18,6 +18,7 @@ Choices that set the figures:
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -97,6 +98,12 @@ def on_beat(position: float, beat: float) -> bool:
     """True if ``position`` (quarter notes from a bar line) falls on a multiple of ``beat``."""
     phase = position % beat
     return phase < EPS or beat - phase < EPS
+
+
+def beats(begin: float, end: float, beat: float) -> list[float]:
+    """The beat positions in [begin, end), counted from the bar line at 0 (quarter notes)."""
+    first = math.ceil(begin / beat - EPS)
+    return [i * beat for i in range(first, math.ceil(end / beat - EPS))]
 
 
 def sounding(notes: Sequence[Note], at: float) -> list[int]:

@@ -186,13 +186,10 @@ def _duet(tally: Tally, heard: list[Note], notes: list[Note], tune: Tune, vertic
         if pair:
             tally["dissonant_at_onsets"].add(pair[0])
             tally["shadowing"].add(pair[1])
-    end = max(n.start + n.duration for n in notes)
-    beat = first
-    while beat < end:
+    for beat in mu.beats(first, max(n.start + n.duration for n in notes), tune.metre.beat):
         pair = mu.vertical(mu.sounding(heard, beat), mu.sounding(notes, beat))
         if pair:
             tally["dissonant_on_beats"].add(pair[0])
-        beat += tune.metre.beat
     if not vertical_only:
         tally.line(heard, tune.key, tune.metre.beat)
 
