@@ -88,7 +88,8 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser("audition", help="musicianship figures: jamd playing along held-out tunes",
                               description="Play each held-out tune's opening into the engine `jamd play` uses "
                               "and measure what jamd plays beside the real music and simple baselines. Targets: "
-                              + "; ".join(f"{k} {op} {v}" for k, (op, v) in TARGETS.items()))
+                              + "; ".join(f"{k} {op} {v}" if op != "within" else f"{k} {v[0]}-{v[1]}x the real music's"
+                                         for k, (op, v) in TARGETS.items()))
     p.add_argument("model", help="model name (models/NAME.onnx) or .onnx path")
     p.add_argument("data", nargs="+", help="tunes the model never trained on: files, directories, music21:NAME; "
                    "its own corpus is cut to the sidecar's held-out tunes. chords: the folder with melody/ and chords/")
