@@ -129,6 +129,8 @@ def test_held_out_names_restrict_the_tunes_and_training_data_is_refused():
     assert [t.name.split("#")[1] for t in tunes] == ["2"]
     with pytest.raises(JamdError, match="trained on this data"):
         pick([str(JIGS)], ["../data/other.abc#1"], 3, seed=0, trained_on=[str(FIXTURES)])
+    with pytest.raises(JamdError, match="trained on this data"):  # a folder that holds the training data
+        pick([str(FIXTURES)], None, 3, seed=0, trained_on=[str(FIXTURES / "nottingham")])
 
 
 # ---- the engine, with a model whose answer is known ----------------------------------------

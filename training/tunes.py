@@ -164,12 +164,12 @@ def candidates(sources: Sequence[str], pairs: bool) -> list[tuple[str, Callable[
 
 
 def _check_unseen(sources: Sequence[str], trained_on: Sequence[str]) -> None:
-    """JamdError if a source lies inside a corpus the model was trained on."""
+    """JamdError if a source lies inside, or holds, a corpus the model was trained on."""
     roots = [Path(t).resolve() for t in trained_on if not str(t).startswith("music21:")]
     for source in sources:
         text = str(source)
         here = Path(text).resolve()
-        if text in map(str, trained_on) or any(here == r or r in here.parents for r in roots):
+        if text in map(str, trained_on) or any(here == r or r in here.parents or here in r.parents for r in roots):
             raise JamdError(f"{source}: the model was trained on this data and none of its held-out tunes "
                             "(sidecar training.validation_songs) is in it; audition it on tunes it never saw")
 
