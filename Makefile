@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 DATA ?= ../shared/data
 
-.PHONY: run test setup setup-train models clean
+.PHONY: run test setup setup-train models audition clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,13 @@ models: setup-train
 
 clean:
 	rm -rf $(VENV) .pytest_cache runs cache
+
+# The musicianship report of every shipped model (README "Musicianship"), JSON in bench/results/.
+FOLK_HELD_OUT = $(foreach f,han1 han2 irl lot lux folkHaydn,music21:essenFolksong/$(f).abc)
+audition: setup-train
+	mkdir -p bench/results
+	for mode in respond duet next; do \
+	  $(BIN)/jamd-train audition folk $(FOLK_HELD_OUT) --mode $$mode --json > bench/results/audition-folk-$$mode.json; \
+	  $(BIN)/jamd-train audition nottingham $(DATA)/nottingham/ABC_cleaned --mode $$mode --json > bench/results/audition-nottingham-$$mode.json; \
+	done
+	$(BIN)/jamd-train audition nottingham-chords $(DATA)/nottingham/MIDI --mode chords --json > bench/results/audition-nottingham-chords-chords.json

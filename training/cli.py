@@ -179,10 +179,10 @@ def generate_command(args: argparse.Namespace) -> int:
 
 
 def add_tool_parsers(sub) -> None:
-    """``evaluate``, ``compare``, ``render`` and ``evaluate-chords``: each parser lives beside its code."""
-    from training import chords, evaluate, plots, render
+    """``evaluate``, ``compare``, ``render``, ``evaluate-chords`` and ``audition``: each parser lives beside its code."""
+    from training import audition, chords, evaluate, plots, render
 
-    for module in (evaluate, plots, render, chords):
+    for module in (evaluate, plots, render, chords, audition):
         module.add_parser(sub)
 
 
