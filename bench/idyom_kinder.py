@@ -65,14 +65,15 @@ def without_kinder_variants(songs, kinder):
 def onsets(predictions, songs_ids, vocab_size: int):
     """At every note onset: (long-term pitch distribution, short-term one, index of the pitch played).
 
-    ``predictions(ids)`` yields the long-term model's distribution before each token after
-    ``start``; the short-term PPM learns each song from scratch as it goes.
+    ``predictions(song)`` yields the long-term model's distribution before each token after
+    ``start`` (``song``: ids and bar positions); the short-term PPM learns each song from scratch.
     """
     rows = []
-    for ids in songs_ids:
+    for song in songs_ids:
+        ids = song[0]
         stm = PPM(vocab_size, MAX_ORDER)
         stm.update(ids[0])
-        for token, p_long in zip(ids[1:], predictions(ids)):
+        for token, p_long in zip(ids[1:], predictions(song)):
             if token >= FIRST_PITCH_ID:
                 p_short = stm.distribution()[FIRST_PITCH_ID:]
                 pitches = p_long[FIRST_PITCH_ID:]
@@ -112,7 +113,9 @@ def with_stm(predictions, validation_ids, kinder_ids, vocab_size: int) -> tuple[
 def train_model(args, train, others):
     """Fit and export the folk recipe on ``train``; return (onnx path, training songs, validation songs)."""
     from training.export import export  # TensorFlow only when training
-    from training.train import TrainSettings, fit
+    from training.settings import from_values
+    from training.tasks import melody_task
+    from training.train import fit
 
     overrides = {"seed": args.seed}
     if args.quick:
@@ -121,17 +124,19 @@ def train_model(args, train, others):
         overrides.update(units=128, epochs=3)
     if args.epochs:
         overrides["epochs"] = args.epochs
-    settings = TrainSettings(**overrides)
+    settings = from_values(overrides)
     workdir = Path(args.workdir)
-    result = fit(train, settings, workdir, verbose=2)
-    check = max(result.val_songs[:20], key=lambda s: len(s.tokens))
+    result = fit(melody_task(train, settings), settings, workdir, verbose=2)
+    val_songs, train_songs = result.task.val_songs, result.task.train_songs
+    check = max(val_songs[:20], key=lambda s: len(s.tokens))
     onnx_path = workdir / "kinder_bench.onnx"
-    export(result.model, result.config, result.vocab, check.tokens, onnx_path, name="kinder_bench", steps_per_beat=4,
+    export(result.model, result.config, result.task.vocab, check.tokens, onnx_path, check.positions(),
+           name="kinder_bench", steps_per_beat=4,
            corpus={"sources": others, "settings": {"steps_per_beat": 4, "transpose": "none"}},
-           training={**settings.to_dict(), "validation_songs": [s.name for s in result.val_songs],
+           training={**settings.to_dict(), "validation_songs": [s.name for s in val_songs],
                      "quick": args.quick, "kinder_variants_excluded": True},
            metrics=result.metrics)
-    return onnx_path, result.train_songs, result.val_songs
+    return onnx_path, train_songs, val_songs
 
 
 def main() -> None:
@@ -167,8 +172,8 @@ def main() -> None:
 
     report = evaluate_songs(model, kinder.songs, train_songs, skipped=len(kinder.skipped))
     vocab = model.vocab
-    kinder_ids = [vocab.encode(s.tokens) for s in kinder.songs]
-    val_ids = [vocab.encode(s.tokens) for s in val_songs]
+    kinder_ids = [(vocab.encode(s.tokens), s.positions()) for s in kinder.songs]
+    val_ids = [(vocab.encode(s.tokens), s.positions()) for s in val_songs]
     ngram = PPM(len(vocab), MAX_ORDER).fit(vocab.encode(s.tokens) for s in train_songs)
     lstm_stm, lstm_rule = with_stm(lambda song: lstm_predictions(model, song), val_ids, kinder_ids, len(vocab))
     ngram_stm, ngram_rule = with_stm(lambda song: ngram_predictions(ngram, song), val_ids, kinder_ids, len(vocab))

@@ -51,7 +51,9 @@ def plain(model, options):
     names = [side.logits_output] + [s.output for s in side.state]
 
     def step(i):
-        feeds = {side.inputs[0].name: np.array([[3 + i % 20]], np.int32), **state}
+        fill = {"token": 3 + i % 20, "bar_step": i % 16, "bar_steps": 16}
+        feeds = {x.name: np.array([[fill[x.fill]]], np.dtype(x.dtype)) for x in side.inputs}
+        feeds.update(state)
         logits, *new = session.run(names, feeds)
         for s, value in zip(side.state, new):
             state[s.input] = value

@@ -79,6 +79,9 @@ class Config:
                               metavar="BARS")
     thru: bool = _opt(False, "echo the player's notes to the output on their own channel")
     metronome: bool = _opt(False, "click on every beat")
+    infer_bar: bool = _opt(True, "on the internal clock without a count-off, find where the bar begins from "
+                           "what you play: at each pause, the beat under which the model finds your phrase "
+                           "likeliest becomes the downbeat (models told the bar position only)")
     count_off: bool = _opt(False, "click one bar (on the metronome channel and note) at start and after a reload, "
                            "and listen only after it; internal clock only")
     metronome_channel: int = _opt(10, "metronome channel (10 = General MIDI drums)", range=(1, 16), metavar="CH")

@@ -36,6 +36,7 @@ from daemon.errors import JamdError
 from daemon.kinds import check_mode
 from daemon.messages import note_off, note_on
 from daemon.model import StepModel, sample, shipped_models
+from daemon.phase import PhraseBuffer, likeliest_origin
 from daemon.voice import Outbox, Scheduled, VelocityFollower
 
 log = logging.getLogger("jamd.engine")
@@ -61,7 +62,7 @@ class Engine:
         self.velocity = VelocityFollower()
         self.muted = False
         self.stats: dict = {"steps": 0, "resets": 0, "notes_in": 0, "notes_out": 0, "answers": 0,
-                            "barge_ins": 0, "model_switches": 0, "decision_ms_max": 0.0, "decision_ms_mean": 0.0}
+                            "barge_ins": 0, "model_switches": 0, "bar_phase_changes": 0, "decision_ms_max": 0.0, "decision_ms_mean": 0.0}
         self._onsets: set[int] = set()  # pitches the player started in the open window
         self._held: set[tuple[int, int]] = set()  # the player's keys down, (channel, note)
         self._plan: tuple[int, int] | None = None  # (step, token id) jamd plays on that step
@@ -73,6 +74,7 @@ class Engine:
         self._next_began: int | None = None  # next mode: step of jamd's sounding prediction
         self._chord: int | None = None  # chords mode: id of the chord sounding (or starting)
         self._listen_from = 0  # --count-off: the player's notes count from this grid step on
+        self._phrase = PhraseBuffer()  # the player's phrase, to find the bar phase from (daemon/phase.py)
         check_mode(config.mode, model.sidecar.model_kind, model.name)
         self._reset_model()
 
@@ -317,6 +319,7 @@ class Engine:
         # With it the bar position of the step the model predicts next (daemon/metre.py).
         self.model.feed(token, *self.clock.position(k + 1, self.config.beats_per_bar))
         self.stm.learn(token)
+        self._hear_phrase(k, token, player)
         self.stats["steps"] += 1
         self._onsets.clear()
         self._plan = None
@@ -356,6 +359,29 @@ class Engine:
         if mode != "duet" and not (mode == "respond" and self._armed) and \
                 self._idle_steps >= IDLE_RESET_BARS * steps_per_bar:
             self._reset_model(k + 1)
+
+    def _hear_phrase(self, k: int, token: int, player: int) -> None:
+        """Keep the player's phrase; one beat into a pause, place the bar where the phrase is likeliest.
+
+        Only on the internal clock with nobody saying where bar 1 is (no MIDI clock, no count-off).
+        """
+        if token != player:  # jamd played this step: the player's phrase is over
+            self._phrase.clear()
+            return
+        if player not in (REST_ID, HOLD_ID) or self._phrase.count:
+            self._phrase.add(k, token)
+        beat = self.clock.steps_per_beat
+        if self._silent_steps != beat or self._phrase.count < 4 * beat:
+            return
+        c = self.config
+        if not c.infer_bar or c.count_off or self.clock.following or not self.model.hears_position:
+            return
+        bar_steps = beat * c.beats_per_bar
+        origin, _ = likeliest_origin(self.model, self._phrase.tokens(), self._phrase.first, bar_steps, beat,
+                                     self.clock.origin % bar_steps)
+        if origin != self.clock.origin % bar_steps:
+            self.clock.origin = origin
+            self.stats["bar_phase_changes"] += 1
 
     def _blend(self) -> np.ndarray:
         """What jamd draws from: the LSTM's probabilities blended with the short-term model's.

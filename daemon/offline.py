@@ -111,7 +111,8 @@ def play_file(in_path: Path, out_path: Path, config: Config, model: StepModel | 
     end = last + (config.answer_after_bars + config.answer_bars + 1) * bar
     jamd = simulate(engine, events, end)
     player = [(when, msg) for when, msg in events if msg.type not in _REALTIME]
-    signatures = part.signatures or [(0.0, config.beats_per_bar, 4)]
+    own = "beats_per_bar" in from_file and part.signatures
+    signatures = part.signatures if own else [(0.0, config.beats_per_bar, 4)]
     write_tracks(Path(out_path), [("player", player), ("jamd", jamd)], config.tempo, signatures)
     return {**engine.stats, "seconds": end, "tempo": config.tempo, "beats_per_bar": config.beats_per_bar,
             "player_notes": sum(1 for _, m in player if m.type == "note_on" and m.velocity > 0),

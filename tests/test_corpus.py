@@ -58,7 +58,7 @@ def test_abc_file_gives_one_song_per_tune_named_by_tune_number():
     songs = read_notes(JIGS)
     assert [name for name, _, _, _ in songs] == [f"{JIGS.as_posix()}#{n}" for n in (1, 2, 3)]
     assert [key for _, _, key, _ in songs] == ["A major", "G major", "D major"]
-    _, notes, _ = songs[0]
+    _, notes, _, _ = songs[0]
     # X:1 "A and D", K:A, L:1/8 in 6/8: f|"A"ecc c2f -> F#5 eighth pickup, then E5 C#5 C#5
     assert [(n.start, n.duration, n.pitch) for n in notes[:4]] == [(0, 0.5, 78), (0.5, 0.5, 76), (1.0, 0.5, 73), (1.5, 0.5, 73)]
 

@@ -63,3 +63,45 @@ def test_unreadable_midi_is_a_clear_error(folk_model, tmp_path):
         play_file(FIXTURES / "bad" / "waltz_de_choco_truncated.mid", tmp_path / "out.mid", Config(), folk_model)
     with pytest.raises(JamdError, match="nothing.mid: MIDI file not found"):
         play_file(tmp_path / "nothing.mid", tmp_path / "out.mid", Config(), folk_model)
+
+
+def _meta(path, kind):
+    return [m for track in mido.MidiFile(path).tracks for m in track if m.type == kind]
+
+
+def test_play_takes_the_tempo_and_time_signature_from_the_file(folk_model, tmp_path):
+    """A 3/4 waltz at 170 bpm is played and written at 170 bpm in 3/4, lasting as long as it did."""
+    waltz = FIXTURES / "waltz_de_choco.mid"
+    stats = play_file(waltz, tmp_path / "out.mid", Config(seed=1), folk_model)
+    assert stats["tempo"] == pytest.approx(170.0, abs=0.01) and stats["beats_per_bar"] == 3
+    [tempo] = _meta(tmp_path / "out.mid", "set_tempo")
+    assert mido.tempo2bpm(tempo.tempo) == pytest.approx(170.0, abs=0.01)
+    assert [(m.numerator, m.denominator) for m in _meta(tmp_path / "out.mid", "time_signature")] == [(3, 4)]
+    result = mido.MidiFile(tmp_path / "out.mid")
+    player_end = sum(mido.tick2second(m.time, result.ticks_per_beat, tempo.tempo) for m in result.tracks[0])
+    assert player_end == pytest.approx(mido.MidiFile(waltz).length, abs=0.05)
+
+
+def test_flags_override_the_files_tempo_and_metre(folk_model, tmp_path):
+    from daemon.cli import main
+
+    out = tmp_path / "out.mid"
+    assert main(["play", str(FIXTURES / "waltz_de_choco.mid"), "-o", str(out), "--model", str(folk_model.path),
+                 "--tempo", "100", "--beats-per-bar", "4", "--seed", "1"]) == 0
+    assert mido.tempo2bpm(_meta(out, "set_tempo")[0].tempo) == pytest.approx(100.0)
+    assert [(m.numerator, m.denominator) for m in _meta(out, "time_signature")] == [(4, 4)]
+
+
+def test_an_empty_file_says_so(folk_model, tmp_path):
+    empty = tmp_path / "empty.mid"
+    empty.write_bytes(b"")
+    with pytest.raises(JamdError, match="empty.mid: the file is empty"):
+        play_file(empty, tmp_path / "out.mid", Config(), folk_model)
+
+
+@pytest.mark.train
+def test_play_reads_a_kern_score_with_the_train_extra(folk_model, tmp_path):
+    pytest.importorskip("music21")
+    stats = play_file(FIXTURES / "kindr001.krn", tmp_path / "out.mid", Config(seed=1, tempo=120), folk_model)
+    assert stats["player_notes"] > 20 and stats["beats_per_bar"] == 2, "kindr001 is in 2/4"
+    assert [(m.numerator, m.denominator) for m in _meta(tmp_path / "out.mid", "time_signature")] == [(2, 4)]
