@@ -50,16 +50,18 @@ PHRASE_AT = 3.0  # seconds after the prelude begins
 PHRASE_END = PHRASE_AT + NOTE_SECONDS * (len(PHRASE) - 1) + 0.4
 
 CASES = {
-    # name: the clock messages around the phrase (seconds from the start of the case)
-    "clock lost while running": [(0.0, START)] + pulses(0.01, PHRASE_AT + 2.0),
-    "clock lost right after start": [(0.0, START), *pulses(0.01, 0.05)],
-    "start with no clock after it": [(0.0, START)],
-    "stop then notes with no start": [(0.0, START)] + pulses(0.01, 2.0) + [(2.0, STOP)],
-    "a burst of pulses": [(0.0, START)] + pulses(0.01, 1.0) + [(1.0, CLOCK)] * 96 + pulses(1.05, 15.0),
-    "pulses far too fast": [(0.0, START)] + [(0.5 + i * 0.01, CLOCK) for i in range(1500)],
-    "pulses far too slow": [(0.0, START)] + [(0.2 + i * 0.4, CLOCK) for i in range(40)],
-    "a keyboard that sends clock all the time": pulses(0.0, 16.0, bpm=120.0),
-    "a keyboard that sends no clock": [],
+    # name: (the clock messages around the phrase, seconds from the start of the case; the clock
+    # jamd's grid ends on)
+    "clock lost while running": ([(0.0, START)] + pulses(0.01, PHRASE_AT + 2.0), "internal clock"),
+    "clock lost right after start": ([(0.0, START), *pulses(0.01, 0.05)], "internal clock"),
+    "start with no clock after it": ([(0.0, START)], "internal clock"),
+    "stop then notes with no start": ([(0.0, START)] + pulses(0.01, 2.0) + [(2.0, STOP)], "internal clock"),
+    "a burst of pulses": ([(0.0, START)] + pulses(0.01, 1.0) + [(1.0, CLOCK)] * 96 + pulses(1.05, 15.0),
+                          "MIDI clock"),
+    "pulses at twice the rate (a 48 ppqn sender)": ([(0.0, START)] + pulses(0.01, 15.0, bpm=240.0), "MIDI clock"),
+    "pulses far too slow": ([(0.0, START)] + [(0.2 + i * 0.4, CLOCK) for i in range(40)], "internal clock"),
+    "a keyboard that sends clock all the time": (pulses(0.0, 16.0, bpm=120.0), "MIDI clock"),
+    "a keyboard that sends no clock": ([], "internal clock"),
 }
 
 
@@ -68,7 +70,8 @@ def test_jamd_answers_a_phrase_whatever_the_clock_does(jack_server, folk_model_p
     jamd = Jamd(folk_model_path, "--virtual")
     player = Player(jamd)
     try:
-        began = play(player, CASES[case] + phrase(PHRASE_AT))
+        events, clock = CASES[case]
+        began = play(player, events + phrase(PHRASE_AT))
         end = began + PHRASE_END
         # The answer comes after a bar of silence: 2 s at 120 bpm; 8 beats are plenty.
         time.sleep(max(0.0, end + 4.0 - time.monotonic()))
@@ -81,6 +84,7 @@ def test_jamd_answers_a_phrase_whatever_the_clock_does(jack_server, folk_model_p
     stats = [line for line in jamd.lines if " stats: " in line]
     print(f"\n{case}: {len(answer)} notes after the phrase; {stats[-1][-400:] if stats else jamd.log()[-600:]}")
     assert answer, f"{case}: jamd stayed silent after the phrase:\n" + jamd.log()[-2000:]
+    assert f"({clock}); engine" in stats[-1], f"{case}: the grid should end on the {clock}"
     assert {m.channel for m in answer} == {CHANNEL - 1}
     assert not player.sounding(), f"notes left on: {player.sounding()}"
     assert "Traceback" not in jamd.log()
