@@ -32,6 +32,7 @@ from daemon.errors import JamdError
 
 FORMAT = "jamd-model/1"
 KINDS = ("melody", "chords")
+TOKEN_DTYPES = ("int32", "int64")  # what daemon/model.py can feed
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,14 @@ def load_sidecar(path: Path) -> Sidecar:
     except (OSError, ValueError) as e:
         raise JamdError(f"{path}: not a readable JSON sidecar ({e})") from None
 
+    if not isinstance(data, dict):
+        raise JamdError(f"{path}: a sidecar is a JSON object of keys, this is {type(data).__name__}; "
+                        "re-export the model with jamd-train")
+
     def need(key, kind):
         if key not in data:
             raise JamdError(f"{path}: sidecar lacks key '{key}'; re-export the model with jamd-train")
-        if not isinstance(data[key], kind):
+        if not isinstance(data[key], kind) or (kind is int and isinstance(data[key], bool)):
             raise JamdError(f"{path}: sidecar key '{key}' should be {kind.__name__}, got {data[key]!r:.60}")
         return data[key]
 
@@ -124,13 +129,21 @@ def load_sidecar(path: Path) -> Sidecar:
         state = tuple(StateTensor(str(s["input"]), str(s["output"]), int(s["size"])) for s in need("state", list))
     except (KeyError, TypeError, ValueError):
         raise JamdError(f"{path}: each 'state' entry needs 'input', 'output' and 'size'") from None
+    token_input = data.get("token_input", {"name": "token", "shape": [1, 1], "dtype": "int32"})
+    if not (isinstance(token_input, dict) and isinstance(token_input.get("name"), str)
+            and token_input.get("dtype", "int32") in TOKEN_DTYPES):
+        raise JamdError(f"{path}: sidecar key 'token_input' should be like {{\"name\": \"token\", \"dtype\": "
+                        f"\"int32\"}} (dtype one of {', '.join(TOKEN_DTYPES)}), got {token_input!r:.60}")
+    for key in ("corpus", "training", "metrics", "extra"):
+        if not isinstance(data.get(key, {}), dict):
+            raise JamdError(f"{path}: sidecar key '{key}' should be an object, got {data[key]!r:.60}")
     return Sidecar(
         name=str(data.get("name", path.stem)),
         kind=kind,
         vocabulary=tuple(str(t) for t in vocabulary),
         steps_per_beat=steps,
         state=state,
-        token_input=data.get("token_input", {"name": "token", "shape": [1, 1], "dtype": "int32"}),
+        token_input=token_input,
         logits_output=str(data.get("logits_output", "logits")),
         corpus=data.get("corpus", {}),
         training=data.get("training", {}),
