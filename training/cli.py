@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -20,6 +21,25 @@ from daemon.config import read_toml
 from daemon.errors import JamdError
 
 CORPUS_KEYS = ("steps_per_beat", "transpose", "limit")  # load_corpus keeps their defaults
+# What the train extra adds to the light runtime (`make run`, the Pi guide): a command that
+# needs one of these says so in one line instead of a ModuleNotFoundError traceback.
+TRAIN_EXTRA = ("tensorflow", "tf_keras", "tf2onnx", "onnx", "music21", "matplotlib", "tqdm")
+SCORE_SUFFIXES = (".krn", ".abc", ".xml", ".musicxml", ".mxl")  # read through music21
+
+
+def install_hint(module: str, what: str) -> str:
+    return (f"{what} needs {module}, which the light install leaves out: install the train extra, "
+            "pip install 'jamd[train]' (in a checkout: make setup-train)")
+
+
+def require(module: str, what: str) -> None:
+    """JamdError (one line) if ``module`` of the train extra cannot be imported."""
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if (e.name or module).split(".")[0] != module:
+            raise  # the module is there but broken: its own error says more
+        raise JamdError(install_hint(module, what)) from None
 
 
 def read_config(args: argparse.Namespace) -> dict:
@@ -106,6 +126,7 @@ def fit_command(args: argparse.Namespace) -> int:
     if not data:
         raise JamdError("fit needs DATA: corpus files or directories, e.g. ../shared/data/essen-kern/deutschl")
     name, output, workdir = destination(values, "fit")
+    require("tensorflow", "`jamd-train fit`")
     # TensorFlow takes seconds to import: only once the arguments are known to be usable.
     from training.corpus import load_corpus
     from training.export import export
@@ -176,6 +197,11 @@ def generate_command(args: argparse.Namespace) -> int:
     settings = _settings(GenerateSettings, values)
     if settings.prime_bars < 1 or settings.bars < 1 or settings.beats_per_bar < 1:
         raise JamdError("--prime-bars, --bars and --beats-per-bar must be at least 1")
+    # Checked before anything is written, not after the MIDI file is.
+    if Path(values["prime"]).suffix.lower() in SCORE_SUFFIXES:
+        require("music21", f"a {Path(values['prime']).suffix} prime")
+    if values.get("plot"):
+        require("matplotlib", "--plot")
     summary = generate(values["model"], values["prime"], Path(values["output"]), settings)
     print(f"wrote {values['output']}: {summary['prime_notes']} notes of {summary['prime']} + "
           f"{summary['notes']} generated notes ({summary['steps']} grid steps)")
@@ -219,6 +245,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(args)
     except JamdError as e:
         print(f"jamd-train: error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        module = (e.name or "").split(".")[0]
+        if module not in TRAIN_EXTRA:
+            raise
+        print(f"jamd-train: error: {install_hint(module, f'`jamd-train {args.command}`')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("jamd-train: interrupted", file=sys.stderr)
