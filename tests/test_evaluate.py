@@ -188,3 +188,11 @@ def test_evaluate_says_where_it_looked_for_a_missing_corpus_and_how_to_pass_it(t
     assert "deutschl-gone" in lines[0] and str(tmp_path / "elsewhere") in lines[0]
     assert str(tmp_path / "checkout") in lines[0], "the model's checkout should be among the places tried"
     assert "jamd-train evaluate" in lines[0] and "PATH/TO/deutschl-gone" in lines[0]
+
+
+def test_progress_written_to_a_log_is_a_line_per_update_not_one_line_of_redraws(tmp_path, vocab):
+    path = constant_logits_model(tmp_path, vocab, np.zeros(len(vocab)))
+    result = subprocess.run([sys.executable, "-m", "training.cli", "evaluate", str(path), *map(str, KERN), "--json"],
+                            capture_output=True, text=True, check=True)  # stderr is a pipe, as a log file is
+    assert "\r" not in result.stderr, "a bar redrawn in place: one endless line in a log"
+    assert any(line.startswith("parsing corpus:") for line in result.stderr.splitlines()), result.stderr

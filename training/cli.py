@@ -239,8 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from training.progress import use_log_lines
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    use_log_lines()  # stderr to a log: a line per progress update, not one line of \r redraws
     try:
         return args.func(args)
     except JamdError as e:
