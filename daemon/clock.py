@@ -209,6 +209,7 @@ class Clock:
             self.running = True
             self._last_pulse = now
             self._pulse_times.clear()  # after a locate the pulses may come on another phase
+            self._steady.clear()
 
     def _restart(self) -> None:
         """Follow the pulses from the next one on: it begins a new step, and the tempo is measured afresh."""
@@ -217,6 +218,7 @@ class Clock:
         self.following, self.running = True, True
         self._pulse, self._base = -1, self.step + 1
         self._pulse_times.clear()
+        self._steady.clear()
 
     def _measure(self, now: float) -> None:
         """A pulse arrived at ``now`` (seconds): measure the tempo over the last beat of them."""
@@ -227,7 +229,8 @@ class Clock:
         times.append(now)
         if len(times) < TEMPO_MIN_PULSES:
             return
-        seconds = pulse_seconds(times)
+        line = pulse_line(times)
+        seconds = line[2]
         # Faster than twice the top of the range is no tempo but a span that is all burst
         # (a sender flushing its queue): keep the last tempo rather than jump to the clamp.
         if seconds * PPQN * 2 * TEMPO_RANGE[1] > 60.0:
@@ -235,7 +238,7 @@ class Clock:
         if len(times) < TEMPO_SPAN:
             return
         bpm = 60.0 / (seconds * PPQN) if seconds > 0 else INF
-        if not (steady(times) and TEMPO_RANGE[0] <= bpm <= TEMPO_RANGE[1]):
+        if not (TEMPO_RANGE[0] <= bpm <= TEMPO_RANGE[1] and steady(times, line)):
             self._steady.clear()
             return
         self._steady.append(bpm)
@@ -243,16 +246,12 @@ class Clock:
             self._trusted = bpm
 
 
-def pulse_seconds(times: Sequence[float]) -> float:
-    """Seconds per pulse, from the arrival times (seconds) of consecutive clock pulses."""
-    return pulse_line(times)[2]
-
-
-def steady(times: Sequence[float]) -> bool:
+def steady(times: Sequence[float], line: tuple[int, float, float] | None = None) -> bool:
     """True if the pulses at ``times`` (seconds) keep to a line, as a clock's do: at least
     ``STEADY_SHARE`` of them within ``STEADY_SECONDS`` plus half a pulse above it. Pulses at
-    random times (a flood of messages with a stray clock among them) wander far from any line."""
-    index, offset, seconds = pulse_line(times)
+    random times (a flood of messages with a stray clock among them) wander far from any line.
+    ``line``: ``pulse_line(times)`` if already known."""
+    index, offset, seconds = line or pulse_line(times)
     tolerance = STEADY_SECONDS + seconds / 2
     first = times[0]
     near = sum(1 for i, t in enumerate(times) if t - first - offset - (i - index) * seconds <= tolerance)
