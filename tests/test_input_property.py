@@ -44,8 +44,13 @@ callbacks = st.one_of(
     st.builds(lambda d: [0xF0, *d, 0xF7], st.lists(data, max_size=6)),
     st.sampled_from([[0xF8], [0xFA], [0xFB], [0xFC], [0xFE], [0xFF], [0xF1, 3], [0xF2, 1, 2], [0xF3, 1], [0xF6]]),
 )
+# A sequencer: Start (or not), a run of pulses at 120 bpm, then Stop, Continue or nothing.
+clock_runs = st.builds(
+    lambda start, pulses, end: [(0.0, start)] * bool(start) + [(60 / (120 * 24), [0xF8])] * pulses + [(0.0, end)] * bool(end),
+    st.sampled_from([[], [0xFA], [0xFB]]), st.integers(0, 60), st.sampled_from([[], [0xFC], [0xFB]]))
 # Each: a pause of 0-300 ms, then one callback's bytes.
-streams = st.lists(st.tuples(st.floats(0.0, 0.3), callbacks), max_size=80)
+streams = st.lists(st.one_of(st.tuples(st.floats(0.0, 0.3), callbacks).map(lambda item: [item]), clock_runs),
+                   max_size=40).map(lambda runs: [item for run in runs for item in run])
 
 
 class Live:
