@@ -11,8 +11,9 @@ pulses themselves; the tempo (how long a step's window stays open, what ``auto``
 is measured from the last beat of pulse times by ``pulse_line``, so bunched pulses move the
 steps they begin but not the tempo.
 
-Stray pulses are not a clock. In ``auto`` a lone pulse, or pulses further apart than
-``PULSE_GAP_SECONDS``, neither take the grid over nor keep it from falling back; and the tempo
+Stray pulses are not a clock. In ``auto`` a pulse further than ``PULSE_GAP_SECONDS`` from
+the one before neither keeps the grid from falling back nor, short of a quarter beat of
+pulses in a row, takes it over; and the tempo
 ``auto`` falls back to is one measured from a beat of steady pulses (``steady``), else jamd's
 own: random pulses among a flood of other messages once set a 20-50 bpm grid that never
 answered. A player who plays while the clock is stopped and silent gets the internal grid.
@@ -59,6 +60,7 @@ class Clock:
         self._followed = self.bpm  # the tempo measured from the pulses, bpm
         self._pulse_times: deque[float] = deque(maxlen=TEMPO_SPAN)
         self._previous_pulse: float | None = None  # any pulse, steady or stray
+        self._run = 0  # pulses in a row, each within PULSE_GAP_SECONDS of the one before
         self._steady: deque[float] = deque(maxlen=PPQN)  # tempos measured from steady beats in a row
         self._trusted: float | None = None  # the last tempo a beat of steady measures agreed on, bpm
         self._taps: list[float] = []
@@ -173,11 +175,13 @@ class Clock:
         """A MIDI Clock message at ``now``; returns the step it begins, if it begins one."""
         if self.source == "internal":
             return None
-        # auto: one pulse on its own, or one long after the last, is stray, not a clock
+        # auto: a pulse long after the last is stray, not a clock; a quarter beat of them in a
+        # row takes the grid over (two a sender bunched among stray ones do not)
         clocked = self._previous_pulse is not None and 0.0 <= now - self._previous_pulse <= PULSE_GAP_SECONDS
         self._previous_pulse = now
+        self._run = self._run + 1 if clocked else 0
         if not self.following:
-            if self.source == "auto" and not clocked:
+            if self.source == "auto" and self._run < TEMPO_MIN_PULSES - 1:
                 return None
             self._restart()
         self._measure(now)
