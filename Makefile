@@ -10,12 +10,19 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-# The light runtime only: what a Raspberry Pi needs.
-setup: $(BIN)/python
-	$(BIN)/pip install -q -e .
+# The light runtime only: what a Raspberry Pi needs. The stamps make `make run` reinstall
+# only when pyproject.toml changed (a reinstall costs seconds before jamd starts).
+setup: $(VENV)/.installed-light
 
-setup-train: $(BIN)/python
+setup-train: $(VENV)/.installed-train
+
+$(VENV)/.installed-light: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-train: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e ".[train,dev]"
+	touch $@ $(VENV)/.installed-light
 
 run: setup
 	$(BIN)/jamd run --model folk --virtual

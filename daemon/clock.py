@@ -10,8 +10,15 @@ Continue is that point, so ``origin`` (the step bar 1 began on) follows the song
 the grid until Start or Continue, and in ``auto`` the grid goes back to the internal tempo
 if pulses stop arriving while running (a sequencer unplugged, not stopped). Steps begin on the
 pulses themselves; the tempo (how long a step's window stays open, what ``auto`` falls back to)
-is measured from the last beat of pulse times by ``pulse_seconds``, so bunched pulses move the
+is measured from the last beat of pulse times by ``pulse_line``, so bunched pulses move the
 steps they begin but not the tempo.
+
+Stray pulses are not a clock. In ``auto`` a pulse further than ``PULSE_GAP_SECONDS`` from
+the one before neither keeps the grid from falling back nor, short of a quarter beat of
+pulses in a row, takes it over; and the tempo
+``auto`` falls back to is one measured from a beat of steady pulses (``steady``), else jamd's
+own: random pulses among a flood of other messages once set a 20-50 bpm grid that never
+answered. A player who plays while the clock is stopped and silent gets the internal grid.
 """
 
 from __future__ import annotations
@@ -24,6 +31,12 @@ PPQN = 24
 TEMPO_SPAN = PPQN + 1  # pulse times the tempo is measured over: the last beat
 TEMPO_MIN_PULSES = PPQN // 4 + 1  # after Start, Continue or a pause: the last tempo until a quarter beat
 PULSE_GAP_SECONDS = 0.25  # no pulse for this long (slower than 10 bpm): the sender paused
+# A beat of pulses is steady when this share of them lies within STEADY_SECONDS plus half a
+# pulse of the line they keep to; up to half a beat may come late (a stall), and the stamps
+# may be a JACK period late (1024 frames at 48 kHz: 21 ms).
+STEADY_SHARE = 0.6
+STEADY_SECONDS = 0.022
+STEADY_SPREAD = 0.1  # a beat of steady measures within 10 %: a tempo auto may fall back to
 FALLBACK_SECONDS = 2.0  # auto: no pulse for this long while running -> internal clock again
 TAP_WINDOW_SECONDS = 2.0  # taps further apart than this start a new count (30 bpm)
 TAP_COUNT = 4  # tempo from the mean of the last few tap intervals
@@ -48,6 +61,10 @@ class Clock:
         self._last_pulse: float | None = None
         self._followed = self.bpm  # the tempo measured from the pulses, bpm
         self._pulse_times: deque[float] = deque(maxlen=TEMPO_SPAN)
+        self._previous_pulse: float | None = None  # any pulse, steady or stray
+        self._run = 0  # pulses in a row, each within PULSE_GAP_SECONDS of the one before
+        self._steady: deque[float] = deque(maxlen=PPQN)  # tempos measured from steady beats in a row
+        self._trusted: float | None = None  # the last tempo a beat of steady measures agreed on, bpm
         self._taps: list[float] = []
         self._song_position: int | None = None  # Song Position Pointer (16ths) for the next Continue
 
@@ -143,19 +160,41 @@ class Clock:
         # The same sum as window_close(), so a tick at exactly that time does fall back.
         if now < self._last_pulse + FALLBACK_SECONDS or self.step <= self._pulsed_step:
             return False
-        self.following = False
-        self.set_tempo(self._followed)
-        self._centre = now
+        self._fall_back(now)
         return True
+
+    def resume_for_player(self, now: float) -> bool:
+        """In ``auto``, a player's note at ``now`` while MIDI clock is stopped and no pulse came for
+        ``FALLBACK_SECONDS``: the sequencer is done, the internal grid takes over. True if it did."""
+        if self.source != "auto" or not self.following or self.running:
+            return False
+        if self._last_pulse is not None and now < self._last_pulse + FALLBACK_SECONDS:
+            return False
+        self.running = True
+        self._fall_back(now)
+        return True
+
+    def _fall_back(self, now: float) -> None:
+        self.following = False
+        self.set_tempo(self._trusted if self._trusted is not None else self.bpm)
+        self._centre = now
 
     def on_pulse(self, now: float) -> int | None:
         """A MIDI Clock message at ``now``; returns the step it begins, if it begins one."""
         if self.source == "internal":
             return None
+        # auto: a pulse long after the last is stray, not a clock; a quarter beat of them in a
+        # row takes the grid over (two a sender bunched among stray ones do not)
+        clocked = self._previous_pulse is not None and 0.0 <= now - self._previous_pulse <= PULSE_GAP_SECONDS
+        self._previous_pulse = now
+        self._run = self._run + 1 if clocked else 0
         if not self.following:
+            if self.source == "auto" and self._run < TEMPO_MIN_PULSES - 1:
+                return None
             self._restart()
         self._measure(now)
-        self._last_pulse = now
+        if clocked or self.source == "midi":
+            self._last_pulse = now
         if not self.running:
             return None
         self._pulse += 1
@@ -198,6 +237,7 @@ class Clock:
             self.running = True
             self._last_pulse = now
             self._pulse_times.clear()  # after a locate the pulses may come on another phase
+            self._steady.clear()
 
     def _restart(self) -> None:
         """Follow the pulses from the next one on: it begins a new step, and the tempo is measured afresh."""
@@ -206,24 +246,49 @@ class Clock:
         self.following, self.running = True, True
         self._pulse, self._base = -1, self.step + 1
         self._pulse_times.clear()
+        self._steady.clear()
 
     def _measure(self, now: float) -> None:
         """A pulse arrived at ``now`` (seconds): measure the tempo over the last beat of them."""
         times = self._pulse_times
         if times and not 0.0 <= now - times[-1] <= PULSE_GAP_SECONDS:
             times.clear()  # a pause is not a pulse interval
+            self._steady.clear()
         times.append(now)
         if len(times) < TEMPO_MIN_PULSES:
             return
-        seconds = pulse_seconds(times)
+        line = pulse_line(times)
+        seconds = line[2]
         # Faster than twice the top of the range is no tempo but a span that is all burst
         # (a sender flushing its queue): keep the last tempo rather than jump to the clamp.
         if seconds * PPQN * 2 * TEMPO_RANGE[1] > 60.0:
             self._followed = min(max(60.0 / (seconds * PPQN), TEMPO_RANGE[0]), TEMPO_RANGE[1])
+        if len(times) < TEMPO_SPAN:
+            return
+        bpm = 60.0 / (seconds * PPQN) if seconds > 0 else INF
+        if not (TEMPO_RANGE[0] <= bpm <= TEMPO_RANGE[1] and steady(times, line)):
+            self._steady.clear()
+            return
+        self._steady.append(bpm)
+        if len(self._steady) == PPQN and max(self._steady) <= min(self._steady) * (1 + STEADY_SPREAD):
+            self._trusted = bpm
 
 
-def pulse_seconds(times: Sequence[float]) -> float:
-    """Seconds per pulse, from the arrival times (seconds) of consecutive clock pulses.
+def steady(times: Sequence[float], line: tuple[int, float, float] | None = None) -> bool:
+    """True if the pulses at ``times`` (seconds) keep to a line, as a clock's do: at least
+    ``STEADY_SHARE`` of them within ``STEADY_SECONDS`` plus half a pulse above it. Pulses at
+    random times (a flood of messages with a stray clock among them) wander far from any line.
+    ``line``: ``pulse_line(times)`` if already known."""
+    index, offset, seconds = line or pulse_line(times)
+    tolerance = STEADY_SECONDS + seconds / 2
+    first = times[0]
+    near = sum(1 for i, t in enumerate(times) if t - first - offset - (i - index) * seconds <= tolerance)
+    return near >= STEADY_SHARE * len(times)
+
+
+def pulse_line(times: Sequence[float]) -> tuple[int, float, float]:
+    """The line consecutive clock pulses keep to, from their arrival times (seconds): a pulse
+    index on it, that pulse's time after the first (seconds), and seconds per pulse.
 
     Pulses arrive late, never early: a sender that stalls and catches up, a locate, a backend
     handing over a period's pulses at once all deliver several together, each later than the
@@ -245,5 +310,5 @@ def pulse_seconds(times: Sequence[float]) -> float:
     middle = (len(times) - 1) / 2
     for (i1, t1), (i2, t2) in zip(hull, hull[1:]):
         if i2 >= middle:
-            return (t2 - t1) / (i2 - i1)
-    return 0.0  # one pulse: no span
+            return i1, t1, (t2 - t1) / (i2 - i1)
+    return 0, 0.0, 0.0  # one pulse: no span

@@ -37,9 +37,11 @@ BACKENDS = ("auto", "alsa", "jack", "coremidi", "winmm")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def _opt(default, help: str, choices=None, range=None, metavar=None):
-    """A field with its help text and its allowed ``choices`` or inclusive ``range``."""
-    return field(default=default, metadata={"help": help, "choices": choices, "range": range, "metavar": metavar})
+def _opt(default, help: str, choices=None, range=None, metavar=None, shown=None):
+    """A field with its help text and its allowed ``choices`` or inclusive ``range``; ``shown``: what
+    ``--help`` says the default is, when the value alone would mislead."""
+    return field(default=default, metadata={"help": help, "choices": choices, "range": range, "metavar": metavar,
+                                            "shown": shown})
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,9 @@ class Config:
     input: tuple[str, ...] = _opt((), "input port names (substring match); none = every device, also "
                                   "those plugged in later", metavar="PORT")
     output: str = _opt("", "output port name (substring match); empty = first port", metavar="PORT")
-    virtual: bool = _opt(False, "open virtual ports named 'jamd' instead of connecting to existing ones")
+    virtual: bool = _opt(False, "open virtual ports 'jamd in' and 'jamd out' for other programs to connect to, "
+                         "besides any port named with --input/--output",
+                         shown="on when neither --input nor --output is named, else off")
     channel: int = _opt(2, "MIDI channel jamd plays on", range=(1, 16), metavar="CH")
     input_channel: int = _opt(0, "only listen to this channel; 0 = all channels", range=(0, 16), metavar="CH")
     range: str = _opt("", "lowest and highest note jamd plays, as MIDI note numbers LOW-HIGH (e.g. 48-84, spanning "
@@ -235,6 +239,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + name.replace("_", "-")
         meta = f.metadata
         default = "unset" if f.default is None else (list(f.default) if isinstance(f.default, tuple) else f.default)
+        default = meta["shown"] or default
         allowed = f"; {_allowed(f)}" if meta["range"] else ""
         help_text = f"{meta['help']} (default {default}{allowed})".replace("%", "%%")
         kind = _kind(f)

@@ -34,19 +34,51 @@ class Report:
     problems: list[str] = field(default_factory=list)
 
 
-def jack_connections(text: str) -> dict[str, list[str]]:
-    """``jack_lsp -c`` output -> {port: [ports connected to it]}; connections are the indented lines."""
-    graph: dict[str, list[str]] = {}
+FLUIDSYNTH_JACK_MIDI = "fluidsynth-midi:midi_00"  # the MIDI port `fluidsynth -m jack` opens
+
+
+@dataclass
+class JackPort:
+    """One port as ``jack_lsp -c -p -t`` lists it."""
+
+    peers: list[str] = field(default_factory=list)
+    properties: set[str] = field(default_factory=set)  # input, output, physical, terminal
+    kind: str = ""  # "8 bit raw midi", "32 bit float mono audio"
+
+    @property
+    def midi(self) -> bool:
+        return "midi" in self.kind
+
+    @property
+    def audio(self) -> bool:
+        return "audio" in self.kind
+
+
+def jack_ports(text: str) -> dict[str, JackPort]:
+    """``jack_lsp -c -p -t`` output -> {port: JackPort}. Connections are the lines indented by
+    spaces under a port, its properties and type the lines indented by a tab."""
+    ports: dict[str, JackPort] = {}
     port = None
     for line in text.splitlines():
         if not line.strip():
             continue
-        if line[0].isspace() and port is not None:
-            graph[port].append(line.strip())
+        if line.startswith("\t") and port is not None:
+            value = line.strip()
+            if value.startswith("properties:"):
+                port.properties = {p for p in value.split(":", 1)[1].split(",") if p.strip()}
+                port.properties = {p.strip() for p in port.properties}
+            else:
+                port.kind = value
+        elif line[0].isspace() and port is not None:
+            port.peers.append(line.strip())
         else:
-            port = line.strip()
-            graph[port] = []
-    return graph
+            port = ports.setdefault(line.strip(), JackPort())
+    return ports
+
+
+def jack_connections(text: str) -> dict[str, list[str]]:
+    """``jack_lsp -c`` output -> {port: [ports connected to it]}; connections are the indented lines."""
+    return {name: port.peers for name, port in jack_ports(text).items()}
 
 
 def alsa_connections(text: str) -> dict[str, list[str]]:
@@ -68,20 +100,21 @@ def alsa_connections(text: str) -> dict[str, list[str]]:
     return graph
 
 
-def _graph(backend: str) -> dict[str, list[str]] | None:
-    tool = {"jack": ["jack_lsp", "-c"], "alsa": ["aconnect", "-l"]}.get(backend)
+def _graph(backend: str) -> dict | None:
+    """{port: JackPort} on JACK, {port: [peers]} on ALSA; None without the tool."""
+    tool = {"jack": ["jack_lsp", "-c", "-p", "-t"], "alsa": ["aconnect", "-l"]}.get(backend)
     if tool is None or shutil.which(tool[0]) is None:
         return None
     try:
         result = subprocess.run(tool, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return (jack_connections if backend == "jack" else alsa_connections)(result.stdout)
+    return (jack_ports if backend == "jack" else alsa_connections)(result.stdout)
 
 
-def _jamd_ports(graph: dict[str, list[str]], backend: str) -> dict[str, list[str]]:
+def _jamd_ports(graph: dict, backend: str) -> dict[str, list[str]]:
     if backend == "jack":
-        return {p: peers for p, peers in graph.items() if midi.is_own_port(p)}
+        return {p: port.peers for p, port in graph.items() if midi.is_own_port(p)}
     own = re.compile(rf"{re.escape(midi.CLIENT)}(-\d+)?:jamd (in|out)\b")
     return {p: peers for p, peers in graph.items() if own.match(p)}
 
@@ -95,7 +128,9 @@ def check_backend(backend: str, report: Report) -> None:
     report.lines.append(f"{backend}: available; inputs (players): {', '.join(inputs) or 'none'}; "
                         f"outputs (synths): {', '.join(outputs) or 'none'}")
     synth = FLUIDSYNTH_JACK if backend == "jack" else FLUIDSYNTH_ALSA
-    if not [o for o in outputs if "through" not in o.lower()]:
+    synths = [o for o in outputs if "through" not in o.lower() and not midi.is_own_port(o)]
+    players = [i for i in inputs if "through" not in i.lower() and not midi.is_own_port(i)]
+    if not synths:
         report.problems.append(f"{backend}: no synth to play to: start one, e.g. `{synth}` "
                                "(apt install fluidsynth fluid-soundfont-gm), or a DAW or hardware synth")
     graph = _graph(backend)
@@ -115,15 +150,67 @@ def check_backend(backend: str, report: Report) -> None:
         if peers:
             continue
         if " out" in port:
-            how = (f"`jack_connect '{port}' fluidsynth:midi_00`" if backend == "jack"
-                   else f"`aconnect {_address(port)} 'FLUID Synth'`")
-            report.problems.append(f"{backend}: nothing hears {port}: route it to a synth, e.g. `{synth}` then "
-                                   f"{how} (or a patchbay: qjackctl, Helvum, amidiminder)")
+            report.problems.append(f"{backend}: nothing hears {port}: " + _to_synth(backend, port, synths, synth))
         else:
-            how = (f"`jack_connect 'a2j:KEYBOARD (capture): ...' '{port}'` (a2j exposes USB keyboards)"
-                   if backend == "jack" else f"`aconnect 'KEYBOARD' {_address(port)}` (`aconnect -l` lists names)")
-            report.problems.append(f"{backend}: {port} hears no player: connect your keyboard, e.g. {how}, "
-                                   "or restart jamd with --input KEYBOARD")
+            report.problems.append(f"{backend}: {port} hears no player: " + _from_player(backend, port, players))
+    if backend == "jack":
+        check_synth_audio(graph, report)
+
+
+def _quote(port: str) -> str:
+    return "'" + port.replace("'", "'\\''") + "'"
+
+
+def _to_synth(backend: str, port: str, synths: list[str], start: str) -> str:
+    """What to run so a synth hears jamd's ``port``: the commands as they can be pasted."""
+    if backend == "jack":
+        if synths:
+            return f"connect it to a synth: `jack_connect {_quote(port)} {_quote(synths[0])}`"
+        return (f"start a synth, e.g. `{start}`, then `jack_connect {_quote(port)} {FLUIDSYNTH_JACK_MIDI}` "
+                "(or a patchbay: qjackctl, Helvum)")
+    if synths:
+        return f"connect it to a synth: `aconnect {_address(port)} {_alsa_address(synths[0])}`"
+    return (f"start a synth, e.g. `{start}`, then `aconnect {_address(port)} 'FLUID Synth'` "
+            "(or a patchbay: amidiminder, qjackctl)")
+
+
+def _from_player(backend: str, port: str, players: list[str]) -> str:
+    if backend == "jack":
+        if players:
+            return (f"connect your keyboard: `jack_connect {_quote(players[0])} {_quote(port)}` "
+                    "(`jack_lsp` lists the others), or restart jamd with --input KEYBOARD")
+        return ("no keyboard on JACK: USB keyboards appear once `a2jmidid -e` runs (or under PipeWire); "
+                "then `jack_lsp` names it for `jack_connect`, or restart jamd with --input KEYBOARD")
+    if players:
+        return (f"connect your keyboard: `aconnect {_alsa_address(players[0])} {_address(port)}` "
+                "(`aconnect -l` lists the others), or restart jamd with --input KEYBOARD")
+    return "no keyboard found: plug one in (`aconnect -l` lists it), or restart jamd with --input KEYBOARD"
+
+
+def check_synth_audio(ports: dict[str, JackPort], report: Report) -> None:
+    """A synth (a client with a MIDI input and audio outputs) whose audio goes nowhere plays to no one."""
+    playback = [n for n, p in ports.items() if p.audio and {"input", "physical"} <= p.properties]
+    clients: dict[str, list[str]] = {}
+    for name, port in ports.items():
+        client = name.split(":")[0]
+        if port.audio and "output" in port.properties and "physical" not in port.properties:
+            clients.setdefault(client, []).append(name)
+    for client, audio in sorted(clients.items()):
+        has_midi_in = any(n.split(":")[0] == client and p.midi and "input" in p.properties for n, p in ports.items())
+        if not has_midi_in or any(ports[a].peers for a in audio):
+            continue
+        pairs = " && ".join(f"jack_connect {_quote(a)} {_quote(b)}" for a, b in zip(audio, playback))
+        how = f"`{pairs}`" if pairs else "connect them to your sound card's playback ports"
+        report.problems.append(f"jack: synth {client}'s audio outputs ({', '.join(audio)}) are connected to "
+                               f"nothing, so nothing is heard: {how} (FluidSynth does it itself with "
+                               "`-o audio.jack.autoconnect=1`)")
+
+
+def _alsa_address(port: str) -> str:
+    """An ALSA port as rtmidi names it ("FLUID Synth (123):Synth input port (123:0) 128:0"): its
+    client:port address, or the quoted name if it has none."""
+    found = re.search(r"(\d+:\d+)$", port)
+    return found.group(1) if found else _quote(port)
 
 
 def _address(port: str) -> str:

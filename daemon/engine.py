@@ -109,6 +109,9 @@ class Engine:
             self._close_window()
             self._measure(time.perf_counter() - began)
             self.clock.advance()
+            # A tick late enough to close a pulse's step may also be past the fallback time, which
+            # is no window close: without this it would close windows forever.
+            self.clock.check_fallback(now)
         return self.out.due(now)
 
     def _measure(self, seconds: float) -> None:
@@ -172,7 +175,7 @@ class Engine:
             out += self.out.send_now(now, note_on(channel, note, velocity))
         self.stats["notes_in"] += 1
         self.velocity.hear(velocity)
-        if not self.clock.ready:
+        if not self.clock.ready and not self.clock.resume_for_player(now):
             return out  # stopped, or no MIDI clock yet: no grid to put the note on
         if self.clock.step < self._listen_from:
             return out  # still counting off: the player is getting ready, not playing to jamd

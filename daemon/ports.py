@@ -1,4 +1,5 @@
-"""MIDI ports through python-rtmidi: the only module in jamd that touches a MIDI backend.
+"""jamd's open MIDI ports through python-rtmidi: opening them with the input callback, and
+noticing devices that go and come back (hot-plug polling).
 
 The engine never sees a port. Input callbacks put ``(bytes, time.monotonic() seconds, input
 index)`` on a bounded queue and return; the service's engine thread parses and decides. The
@@ -6,187 +7,35 @@ supervisor (main thread) calls ``Ports.poll()`` about once a second to notice a 
 went away (USB unplug, a JACK client quitting), to reconnect it when it is back and, when jamd
 listens to every device, to connect the ones plugged in since.
 
-The backend is always named to rtmidi: with no API given it tries ALSA first and fails with
-a bare SystemError where /dev/snd/seq is missing (containers, CI).
+The rest of the MIDI adapter, one job each: ``daemon.port_names`` (pure name matching),
+``daemon.backends`` (which backend is usable), ``daemon.port_listing`` (``jamd ports``,
+``jamd doctor``), ``daemon.thread_state`` (a CPython workaround for the callbacks). Their
+public names are importable from here too.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
-import os
 import queue
-import re
-import sys
 import time
 from dataclasses import dataclass
 from threading import get_ident
 
 import rtmidi
 
+from daemon.backends import api as _api, quiet_stderr as _quiet_stderr, resolve_backend, unavailable_reason
 from daemon.errors import JamdError
+from daemon.port_listing import describe_ports, list_ports
+from daemon.port_names import CLIENT, VIRTUAL_IN, VIRTUAL_OUT, is_own_port, match_port, new_devices
+from daemon.thread_state import keep_thread_state
+
+__all__ = ["CLIENT", "VIRTUAL_IN", "VIRTUAL_OUT", "QUEUE_SIZE", "Event", "Ports", "describe_ports", "is_own_port",
+           "list_ports", "match_port", "new_devices", "resolve_backend", "unavailable_reason"]
 
 log = logging.getLogger("jamd")
 
-# The client name other programs see; set it to run two jamds side by side. Port names stay
-# "jamd in"/"jamd out" so a patchbay still shows what they are.
-CLIENT = os.environ.get("JAMD_CLIENT_NAME", "jamd")
-VIRTUAL_IN = "jamd in"
-VIRTUAL_OUT = "jamd out"
 QUEUE_SIZE = 4096  # ~2 s of a dense 2,000 msg/s stream; beyond that the engine is stuck anyway
-_APIS = {"alsa": "API_LINUX_ALSA", "jack": "API_UNIX_JACK", "coremidi": "API_MACOSX_CORE",
-         "winmm": "API_WINDOWS_MM"}
-
-# libjack does not auto-start a server for us (it would grab the sound card); ask explicitly.
-os.environ.setdefault("JACK_NO_START_SERVER", "1")
-
-def match_port(pattern: str, names: list[str], kind: str = "input") -> str:
-    """The one port in ``names`` whose name contains ``pattern`` (case-insensitive).
-
-    ALSA client numbers change across replugs, so a substring is what users can rely on. An
-    exact (case-insensitive) name wins over substrings; otherwise no match or several matches
-    raise JamdError listing the ports there are.
-    """
-    wanted = pattern.casefold()
-    hits = [n for n in names if wanted in n.casefold()]
-    exact = [n for n in hits if n.casefold() == wanted]
-    if len(exact) == 1 or (hits and len(set(hits)) == 1):
-        return (exact or hits)[0]
-    listing = ", ".join(repr(n) for n in names) or "none"
-    if not hits:
-        raise JamdError(f"no MIDI {kind} port matches '{pattern}'; available {kind} ports: {listing}")
-    raise JamdError(f"MIDI {kind} port name '{pattern}' is ambiguous, it matches "
-                    f"{', '.join(repr(n) for n in hits)}; give more of the name")
-
-
-def new_devices(sources: list[str], heard: set[str], played_to: list[str]) -> list[str]:
-    """The input ports in ``sources`` that listening to every device adds: those not ``heard``
-    yet, except any port of a client jamd plays to (``played_to``: output port names). ALSA's
-    "Midi Through" would loop jamd's own notes back in as the player's."""
-    clients = {n.split(":")[0] for n in played_to}
-    return [n for n in sources if n not in heard and n.split(":")[0] not in clients]
-
-
-def is_own_port(name: str) -> bool:
-    """True for jamd's own ports as other clients list them: "jamd:jamd out" on JACK (a second
-    client becomes "jamd-01"), "jamd:jamd in 129:0" on ALSA. jamd never connects to itself."""
-    return bool(re.match(rf"{re.escape(CLIENT)}(-\d+)?:jamd (in|out)\b", name))
-
-
-def _keep_thread_state() -> None:
-    """Keep the calling backend thread's Python thread state until jamd exits.
-
-    The backend's MIDI thread is not one of Python's, so every callback into Python creates a
-    thread state and deletes it on return, holding the GIL meanwhile, while the engine thread
-    the callback just woke waits for the GIL. One more PyGILState_Ensure, never released,
-    keeps the state: each callback then gives the GIL back at once (``bench/latency.py``: the
-    engine thread starts on a message 10-15 us sooner, median and p90).
-    """
-    if sys.implementation.name == "cpython":
-        ctypes.pythonapi.PyGILState_Ensure()
-
-
-def _api(backend: str) -> int:
-    return getattr(rtmidi, _APIS[backend])
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """Mute C libraries (libjack, alsa-lib) that print to fd 2 while we probe a backend.
-
-    Only used at start-up and by ``jamd ports``, before other threads log.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def unavailable_reason(backend: str) -> str | None:
-    """None if ``backend`` (alsa, jack, coremidi, winmm) can be used here, else why not and what to do."""
-    if backend not in _APIS:
-        raise JamdError(f"unknown MIDI backend '{backend}'; use one of auto, {', '.join(_APIS)}")
-    compiled = rtmidi.get_compiled_api()
-    if backend == "alsa":
-        if _api("alsa") not in compiled:
-            return "python-rtmidi was built without ALSA: reinstall it with libasound2-dev present or use --backend jack"
-        if not os.path.exists("/dev/snd/seq"):
-            return ("no ALSA sequencer (/dev/snd/seq missing): load it with `sudo modprobe snd-seq` or use "
-                    "--backend jack with a running JACK server")
-        return None
-    if backend == "jack":
-        if _api("jack") not in compiled:
-            return "python-rtmidi was built without JACK: reinstall it with libjack-dev present or use --backend alsa"
-        try:
-            with _quiet_stderr():
-                rtmidi.MidiIn(_api("jack"), CLIENT).delete()
-        except Exception:
-            return ("no JACK server answers: start one (`jackd -d alsa`, or `jackd -d dummy` without a sound "
-                    "card; PipeWire users: run jamd under pw-jack) or use --backend alsa")
-        return None
-    platform = {"coremidi": ("darwin", "macOS"), "winmm": ("win32", "Windows")}[backend]
-    if sys.platform != platform[0] or _api(backend) not in compiled:
-        return f"{backend} exists only on {platform[1]}: use --backend alsa or --backend jack"
-    return None
-
-
-def resolve_backend(backend: str) -> str:
-    """The backend to use for ``--backend``: ``auto`` tries ALSA, then JACK, then the OS's own.
-
-    JamdError (one line: which backend failed and what to do) if it is not usable.
-    """
-    if backend != "auto":
-        reason = unavailable_reason(backend)
-        if reason:
-            raise JamdError(f"MIDI backend {backend}: {reason}")
-        return backend
-    reasons = []
-    for name in ("alsa", "jack", "coremidi", "winmm"):
-        if name in ("coremidi", "winmm") and sys.platform not in ("darwin", "win32"):
-            continue
-        reason = unavailable_reason(name)
-        if reason is None:
-            return name
-        reasons.append(f"{name}: {reason}")
-    raise JamdError("no MIDI backend available (" + "; ".join(reasons) + ")")
-
-
-def list_ports(backend: str) -> tuple[list[str], list[str]]:
-    """(input ports, output ports) other programs offer on ``backend``, jamd's own left out."""
-    with _quiet_stderr():
-        probe_in, probe_out = rtmidi.MidiIn(_api(backend), CLIENT), rtmidi.MidiOut(_api(backend), CLIENT)
-    try:
-        return ([n for n in probe_in.get_ports() if not is_own_port(n)],
-                [n for n in probe_out.get_ports() if not is_own_port(n)])
-    finally:
-        probe_in.delete()
-        probe_out.delete()
-
-
-def describe_ports(backend: str = "auto") -> str:
-    """What ``jamd ports`` prints: each backend's inputs and outputs, or why it is unavailable."""
-    names = [b for b in _APIS if b in ("alsa", "jack") or sys.platform in ("darwin", "win32")]
-    if backend != "auto":
-        names = [backend]
-    lines = []
-    for name in names:
-        reason = unavailable_reason(name)
-        if reason:
-            lines.append(f"{name}: unavailable: {reason}")
-            continue
-        inputs, outputs = list_ports(name)
-        lines.append(f"{name}:")
-        lines.append("  inputs (jamd listens to these, --input):")
-        lines += [f"    {n}" for n in inputs] or ["    (none)"]
-        lines.append("  outputs (jamd plays to these, --output):")
-        lines += [f"    {n}" for n in outputs] or ["    (none)"]
-    return "\n".join(lines)
 
 
 @dataclass
@@ -307,7 +156,7 @@ class Ports:
                 self.dropped += 1
             if get_ident() not in kept:
                 kept.add(get_ident())
-                _keep_thread_state()
+                keep_thread_state()
         return on_midi
 
     def available(self) -> tuple[list[str], list[str]]:

@@ -246,9 +246,11 @@ class Service:
         self.output.flush(now, self.engine.silence(now), channels)
 
     def log_stats(self) -> None:
+        clock = self.engine.clock
         log.info("stats: %d in (%d unreadable, %d dropped, queue max %d), %d out; latency %s; timing %s; "
-                 "engine %s", self.received, self.bad, self.ports.dropped, self.queue_max, self.output.sent,
-                 self.latency.summary(), self.output.timing.summary(), self.engine.stats)
+                 "grid %.1f bpm (%s); engine %s", self.received, self.bad, self.ports.dropped, self.queue_max,
+                 self.output.sent, self.latency.summary(), self.output.timing.summary(), clock.tempo,
+                 "MIDI clock" if clock.following else "internal clock", self.engine.stats)
 
 
 def _recording(send: Callable[[list[int]], None], recorder) -> Callable[[list[int]], None]:

@@ -133,10 +133,14 @@ def load_sidecar(path: Path) -> Sidecar:
     except (OSError, ValueError) as e:
         raise JamdError(f"{path}: not a readable JSON sidecar ({e})") from None
 
+    if not isinstance(data, dict):
+        raise JamdError(f"{path}: a sidecar is a JSON object of keys, this is {type(data).__name__}; "
+                        "re-export the model with jamd-train")
+
     def need(key, kind):
         if key not in data:
             raise JamdError(f"{path}: sidecar lacks key '{key}'; re-export the model with jamd-train")
-        if not isinstance(data[key], kind):
+        if not isinstance(data[key], kind) or (kind is int and isinstance(data[key], bool)):
             raise JamdError(f"{path}: sidecar key '{key}' should be {kind.__name__}, got {data[key]!r:.60}")
         return data[key]
 
@@ -168,6 +172,9 @@ def load_sidecar(path: Path) -> Sidecar:
     except (KeyError, TypeError, ValueError):
         raise JamdError(f"{path}: each 'state' entry needs 'input', 'output' and 'size'") from None
     inputs = _inputs(path, data)
+    for key in ("corpus", "training", "metrics", "extra"):
+        if not isinstance(data.get(key, {}), dict):
+            raise JamdError(f"{path}: sidecar key '{key}' should be an object, got {data[key]!r:.60}")
     return Sidecar(
         name=str(data.get("name", path.stem)),
         kind=kind,

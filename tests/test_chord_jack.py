@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from test_jack_e2e import CHANNEL, Jamd, Player, tune_events
+from test_jack_e2e import CHANNEL, Jamd, Player, tune_events, wait_until
 
 pytestmark = pytest.mark.jack
 
@@ -25,9 +25,10 @@ def test_chords_come_out_voiced_on_the_beat_and_stop_when_the_melody_does(jack_s
     player = Player(jamd)
     try:
         began = time.monotonic()
-        player.play(tune_events(10.0))
-        time.sleep(2.5)  # a bar of silence (1.5 s) ends the chord on the next beat; a beat of slack
+        melody_end = player.play(tune_events(10.0))
+        ended = wait_until(lambda: not player.sounding(), timeout=10.0)  # however long a loaded box takes
         left_on = player.sounding()
+        time.sleep(3 * BEAT)  # a bar more: no chord may begin again without a melody
         assert jamd.stop(signal.SIGTERM) == 0, jamd.log()
     finally:
         player.close()
@@ -45,5 +46,12 @@ def test_chords_come_out_voiced_on_the_beat_and_stop_when_the_melody_does(jack_s
     for _, notes in groups:
         assert len(notes) >= 3 and 36 <= min(notes) <= 47, f"not a voiced chord: {notes}"
     assert off_beat < BEAT / 4 / 3, "chord changes should land on the beat (within a third of a step)"
-    assert not left_on, f"chords still sounding 2.5 s after the melody stopped: {left_on}"
+    assert ended, f"chords still sounding 10 s after the melody stopped: {left_on}"
+    # The bar of silence (3 beats) is counted on jamd's grid: the chord ends on the beat after it.
+    offs = [t for t, m in player.received if m.channel == CHANNEL - 1 and t > melody_end
+            and (m.type == "note_off" or (m.type == "note_on" and not m.velocity))]
+    silence_beats = (max(offs) - melody_end) / BEAT
+    print(f"the chord ended {silence_beats:.2f} beats after the melody")
+    assert 3 - 1 <= silence_beats <= 3 + 1.5, "the chord should end on the beat after a bar of silence"
+    assert not [t for t, m in ons if t > max(offs)], "a chord began after the melody had stopped"
     assert "Traceback" not in jamd.log()

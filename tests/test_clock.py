@@ -7,6 +7,7 @@ here, seeded, so each case is the same on every run.
 
 import math
 import random
+import threading
 
 import mido
 import pytest
@@ -185,3 +186,76 @@ def test_continue_after_a_silent_pause_keeps_the_tempo(folk_model):
     assert tempos[PPQN:] == pytest.approx([150.0] * (len(tempos) - PPQN), rel=0.005)
     assert clicks(out) == (first + later)[::PPQN]
     assert [t for t, _ in note_ons(out, JAMD) if first[-1] + 0.01 < t < later[0]] == []
+
+
+def stray(share: float, count: int, seed: int, every: float = 0.0014) -> list[float]:
+    """Pulse times among a flood of other messages, one every ``every`` seconds: each a pulse
+    with probability ``share`` (a stray clock, at random times)."""
+    rng = random.Random(seed)
+    return [1.0 + i * every for i in range(count) if rng.random() < share]
+
+
+@pytest.mark.parametrize("share", [0.01, 0.02, 0.05])
+def test_stray_pulses_then_start_without_clock_fall_back_to_jamds_own_tempo(folk_model, share):
+    """A flood with a stray clock among it measures 20-60 bpm; falling back to that, jamd's answer
+    came only after many seconds of a player's silence."""
+    times = stray(share, 10_000, seed=1)
+    engine = make_engine(folk_model, tempo=120.0, beats_per_bar=4, metronome=True)
+    start = times[-1] + 0.01
+    out = run(engine, clock(times) + [(start, mido.Message("start"))], until=start + 6.0)
+    assert not engine.clock.following and engine.clock.tempo == pytest.approx(120.0)
+    after = [t for t in clicks(out) if t > start + 2.5]
+    assert [b - a for a, b in zip(after, after[1:])] == pytest.approx([0.5] * (len(after) - 1))
+
+
+def test_a_tick_late_past_the_fallback_time_falls_back_instead_of_closing_windows_forever(folk_model):
+    """The engine thread held up for two seconds (a loaded Pi) just after a pulse began a step."""
+    engine = make_engine(folk_model, tempo=120.0)
+    run(engine, [(0.5, mido.Message("start")), (0.51, mido.Message("clock")), (0.53, mido.Message("clock"))],
+        until=0.53)
+    steps = engine.stats["steps"]
+    # It used to loop for ever, taking the fallback time for a window close: a thread, so the
+    # old fault fails here instead of hanging the run.
+    ticking = threading.Thread(target=engine.tick, args=(3.0,), daemon=True)
+    ticking.start()
+    ticking.join(timeout=10.0)
+    assert not ticking.is_alive(), "tick(3.0) never returned"
+    assert not engine.clock.following
+    assert engine.stats["steps"] - steps < 30
+
+
+def test_pulses_far_apart_are_no_clock_auto_keeps_its_own_grid(folk_model):
+    """A pulse every 0.4 s (6 bpm): the grid would take 2.4 s a step and jamd never answer. A
+    loaded sender bunches two of them now and then: still no clock."""
+    engine = make_engine(folk_model, tempo=120.0, beats_per_bar=4, metronome=True)
+    times = sorted([0.7 + 0.4 * i for i in range(30)] + [0.7 + 0.4 * i + 0.005 for i in (8, 15, 22)])
+    out = run(engine, [(0.5, mido.Message("start"))] + clock(times), until=times[-1])
+    assert not engine.clock.following
+    late = [t for t in clicks(out) if t > 4.0]
+    assert [b - a for a, b in zip(late, late[1:])] == pytest.approx([0.5] * (len(late) - 1))
+
+
+def test_a_player_after_stop_and_silence_gets_the_internal_grid_and_an_answer(folk_model):
+    times = steady(120.0, beats=4)
+    stop = times[-1] + 0.01
+    engine = make_engine(folk_model, tempo=100.0, beats_per_bar=4)
+    phrase = [(stop + 3.0 + 0.5 * i, mido.Message("note_on", note=60 + i, velocity=90)) for i in range(8)]
+    phrase += [(t + 0.4, mido.Message("note_off", note=m.note)) for t, m in phrase]
+    events = sorted([(0.49, mido.Message("start"))] + clock(times) + [(stop, mido.Message("stop"))] + phrase,
+                    key=lambda e: e[0])
+    out = run(engine, events, until=stop + 3.0 + 4.0 + 4.0)
+    assert engine.clock.tempo == pytest.approx(120.0, rel=0.01)  # the sequencer's, measured steady
+    assert note_ons(out, JAMD), "jamd never answered the player after the sequencer stopped"
+
+
+def test_midi_clock_setting_stays_stopped_after_stop(folk_model):
+    """clock = "midi" is told to follow: after Stop, notes wait for Start."""
+    times = steady(120.0, beats=4)
+    stop = times[-1] + 0.01
+    engine = make_engine(folk_model, clock="midi", beats_per_bar=4)
+    phrase = [(stop + 3.0 + 0.5 * i, mido.Message("note_on", note=60 + i, velocity=90)) for i in range(8)]
+    phrase += [(t + 0.4, mido.Message("note_off", note=m.note)) for t, m in phrase]
+    events = sorted([(0.49, mido.Message("start"))] + clock(times) + [(stop, mido.Message("stop"))] + phrase,
+                    key=lambda e: e[0])
+    out = run(engine, events, until=stop + 11.0)
+    assert [t for t, _ in note_ons(out, JAMD) if t > stop] == []

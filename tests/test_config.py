@@ -113,3 +113,14 @@ def test_config_is_frozen_and_replace_checks():
     assert config.replace(tempo=60).tempo == 60.0
     with pytest.raises(JamdError, match="'tempo'"):
         config.replace(tempo=1000)
+
+
+def test_help_gives_the_default_jamd_actually_uses():
+    """Virtual ports are what jamd opens when no port is named: --help must not say "default False"."""
+    import subprocess
+    import sys
+
+    text = " ".join(subprocess.run([sys.executable, "-m", "daemon.cli", "run", "--help"], capture_output=True,
+                                   text=True, check=True).stdout.split())
+    virtual = text.split("--virtual, --no-virtual")[1].split("--channel")[0]
+    assert "default False" not in virtual and "on when neither --input nor --output is named" in virtual

@@ -98,3 +98,66 @@ def test_doctor_reports_a_broken_model_with_the_fix_and_no_traceback(tmp_path):
     assert "model " in result.stdout and "FAILED" in result.stdout
     assert "broken" in result.stdout.split("what to do:")[1]
     assert "Traceback" not in result.stdout + result.stderr
+
+
+SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+
+
+@pytest.fixture
+def fluidsynth(jack_server):
+    """A real FluidSynth on the JACK server, as the README and the doctor suggest starting it."""
+    import shutil
+    import time
+    from pathlib import Path
+
+    if shutil.which("fluidsynth") is None or not Path(SOUNDFONT).exists():
+        pytest.skip("fluidsynth or its soundfont not installed (apt install fluidsynth fluid-soundfont-gm)")
+    synth = subprocess.Popen(["fluidsynth", "-a", "jack", "-m", "jack", "-s", "-i", SOUNDFONT],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while "fluidsynth" not in _jack_lsp() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    yield synth
+    synth.terminate()
+    synth.wait(timeout=10)
+
+
+def _jack_lsp() -> str:
+    return subprocess.run(["jack_lsp", "-c"], capture_output=True, text=True, timeout=10).stdout
+
+
+def _suggested(stdout: str, problem: str) -> str:
+    """The command in backticks at the end of the problem line that contains ``problem``."""
+    line = next(line for line in stdout.splitlines() if problem in line)
+    commands = [c for c in line.split("`")[1::2] if c.startswith("jack_connect ")]
+    assert commands, f"no jack_connect command in: {line}"
+    return commands[0]
+
+
+@pytest.mark.jack
+def test_doctor_commands_connect_jamd_to_a_real_fluidsynth_and_its_audio_to_the_speakers(fluidsynth,
+                                                                                       folk_model_path):
+    from test_jack_e2e import Jamd
+
+    jamd = Jamd(folk_model_path, "--virtual")
+    try:
+        before = doctor("--backend", "jack", "--model", str(folk_model_path), client=jamd.client)
+        print("\n" + before.stdout)
+        command = _suggested(before.stdout, "nothing hears")
+        synth_port = next(p for p in _jack_lsp().splitlines() if p.startswith("fluidsynth") and "midi" in p)
+        assert synth_port in command, f"the command should name the synth's port as JACK lists it: {command}"
+        subprocess.run(command, shell=True, check=True, timeout=10)  # pasted into a shell as printed
+        graph = jack_connections(_jack_lsp())
+        assert synth_port in graph[f"{jamd.client}:jamd out"], graph
+        # The synth plays to nothing until its audio outputs are connected.
+        middle = doctor("--backend", "jack", "--model", str(folk_model_path), client=jamd.client)
+        assert "nothing hears" not in middle.stdout
+        audio = _suggested(middle.stdout, "audio outputs")
+        subprocess.run(audio, shell=True, check=True, timeout=10)
+        graph = jack_connections(_jack_lsp())
+        assert graph["system:playback_1"] and graph["system:playback_2"], graph
+        after = doctor("--backend", "jack", "--model", str(folk_model_path), client=jamd.client)
+        print(after.stdout)
+        assert "audio outputs" not in after.stdout and "nothing hears" not in after.stdout
+    finally:
+        jamd.stop()

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from daemon.config import MELODY_MODES, Config
 from daemon.engine import Engine
+from daemon.messages import to_bytes
 from daemon.model import load_model, shipped_models
 from engine_helpers import assert_hygienic
 from test_model import _copy_model
@@ -74,9 +75,11 @@ def test_any_message_stream_is_safe(model, config, stream, seed):
         out += engine.tick(due)
     out += engine.silence(end)
     for when, sent in out:
-        # mido checks ranges on construction; a raw copy proves every byte is in MIDI range.
-        assert all(0 <= b <= 255 for b in sent.bytes())
-        assert 0 <= sent.channel <= 15 if hasattr(sent, "channel") else True
+        # What goes on the wire (daemon.messages.to_bytes, as the output does): one status byte,
+        # then data bytes below 128. A data byte >= 128 would be read as a new status.
+        data = to_bytes(sent)
+        assert 0x80 <= data[0] <= 0xEF, f"{sent}: jamd sends channel messages only, got status {data[0]:#x}"
+        assert all(0 <= b < 0x80 for b in data[1:]), f"{sent}: a data byte out of MIDI range in {data}"
     assert_hygienic(out)
     assert not engine.out.sounding()
     programs = [m for _, m in stream if m is not None and m.type == "program_change"

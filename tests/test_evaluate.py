@@ -145,3 +145,54 @@ def test_no_readable_song_is_a_clear_error(tmp_path, vocab):
     model = load_model(constant_logits_model(tmp_path, vocab, np.zeros(len(vocab))))
     with pytest.raises(JamdError, match="no song to evaluate"):
         evaluate_songs(model, [])
+
+
+def _checkout_with_model(tmp_path, vocab, sources) -> Path:
+    """A folder laid out as the repository: models/ beside the corpus the sidecar names relatively."""
+    import shutil
+
+    root = tmp_path / "checkout"
+    (root / "models").mkdir(parents=True)
+    (root / "data" / "essen" / "kinder").mkdir(parents=True)
+    for song in KERN:
+        shutil.copy(song, root / "data" / "essen" / "kinder" / song.name)
+    return constant_logits_model(root / "models", vocab, np.zeros(len(vocab)),
+                                 corpus={"sources": sources, "settings": {"transpose": "none"}},
+                                 training={"validation_songs": [f"data/essen/kinder/{SONGS[0].name}"], "seed": 1})
+
+
+def _evaluate_from(folder: Path, model: Path) -> subprocess.CompletedProcess:
+    import os
+
+    folder.mkdir(exist_ok=True)
+    return subprocess.run([sys.executable, "-m", "training.cli", "evaluate", str(model), "--json"],
+                          capture_output=True, text=True, timeout=300, cwd=folder,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+
+
+def test_evaluate_finds_the_sidecars_relative_corpus_from_any_folder(tmp_path, vocab):
+    """The shipped sidecars name ../shared/data/... relative to the repository root, where
+    `make models` ran: evaluate from elsewhere looks beside the model's folder too."""
+    model = _checkout_with_model(tmp_path, vocab, ["data/essen/kinder"])
+    result = _evaluate_from(tmp_path / "elsewhere", model)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["lstm"]["songs"] == 1 and report["ngram"]["trained_on"] == "the model's 3 training songs"
+
+
+def test_evaluate_says_where_it_looked_for_a_missing_corpus_and_how_to_pass_it(tmp_path, vocab):
+    model = _checkout_with_model(tmp_path, vocab, ["../shared/data/essen-kern/deutschl-gone"])
+    result = _evaluate_from(tmp_path / "elsewhere", model)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr
+    assert "deutschl-gone" in lines[0] and str(tmp_path / "elsewhere") in lines[0]
+    assert str(tmp_path / "checkout") in lines[0], "the model's checkout should be among the places tried"
+    assert "jamd-train evaluate" in lines[0] and "PATH/TO/deutschl-gone" in lines[0]
+
+
+def test_progress_written_to_a_log_is_a_line_per_update_not_one_line_of_redraws(tmp_path, vocab):
+    path = constant_logits_model(tmp_path, vocab, np.zeros(len(vocab)))
+    result = subprocess.run([sys.executable, "-m", "training.cli", "evaluate", str(path), *map(str, KERN), "--json"],
+                            capture_output=True, text=True, check=True)  # stderr is a pipe, as a log file is
+    assert "\r" not in result.stderr, "a bar redrawn in place: one endless line in a log"
+    assert any(line.startswith("parsing corpus:") for line in result.stderr.splitlines()), result.stderr

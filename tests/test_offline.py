@@ -43,10 +43,29 @@ def test_play_file_writes_player_and_jamd_tracks(folk_model, tmp_path):
     assert_hygienic(seconds)
 
 
+def _seconds(track, ticks_per_beat: int, bpm: float = 120.0):
+    now, out = 0.0, []
+    for msg in track:
+        now += mido.tick2second(msg.time, ticks_per_beat, mido.bpm2tempo(bpm))
+        if not msg.is_meta:
+            out.append((now, msg))
+    return out
+
+
 def test_respond_answers_at_the_end_of_the_tune(folk_model, tmp_path):
+    """After the tune's last note, a bar (3 beats) of silence, then jamd's answer: it starts on
+    that bar's step and is over within answer_bars (2 bars) after it."""
     config = Config(tempo=120.0, beats_per_bar=3, seed=3)
-    stats = play_file(TUNE, tmp_path / "out.mid", config, folk_model)
-    assert stats["answers"] >= 1 and stats["jamd_notes"] > 0
+    play_file(TUNE, tmp_path / "out.mid", config, folk_model)
+    result = mido.MidiFile(tmp_path / "out.mid")
+    player, jamd = (_seconds(track, result.ticks_per_beat) for track in result.tracks)
+    tune_end = max(t for t, m in player if m.type in ("note_on", "note_off"))
+    step, bar = 0.125, 1.5  # 16th notes and 3/4 bars at 120 bpm
+    answer = [t for t, m in jamd if m.type == "note_on" and m.velocity and t > tune_end]
+    assert answer, "no answer after the tune's last note"
+    # The grid starts at 0 s: the bar of silence is counted from the step the last note ends on.
+    assert tune_end + bar - step <= answer[0] <= tune_end + bar + 2 * step, (tune_end, answer[0])
+    assert answer[-1] < answer[0] + 2 * bar, "the answer should last answer_bars (2 bars), no more"
 
 
 def test_same_seed_same_file(folk_model_path, tmp_path):

@@ -111,38 +111,44 @@ def test_hung_engine_stops_the_watchdog_pings_so_systemd_restarts_it(tmp_path, f
     monkeypatch.setenv("WATCHDOG_USEC", "200000")  # pings every 0.1 s
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
     engine = Engine(Config(mode="duet", tempo=120.0, seed=1), folk_model, np.random.default_rng(1))
-    hang, release = threading.Event(), threading.Event()
+    hang, release, hanging = threading.Event(), threading.Event(), threading.Event()
     real_tick = engine.tick
 
     def tick(now):
         if hang.is_set():
-            release.wait(10)  # an ONNX step that never returns, as far as systemd can tell
+            hanging.set()
+            release.wait(30)  # an ONNX step that never returns, as far as systemd can tell
         return real_tick(now)
     engine.tick = tick
     service = Service(Config(mode="duet", tempo=120.0), _Ports(), engine,
                       notifier=Notifier(str(tmp_path / "notify")))
 
-    def pings(seconds: float) -> int:
-        count, end = 0, time.monotonic() + seconds
-        while time.monotonic() < end:
-            try:
-                count += listener.recv(64) == b"WATCHDOG=1"
-            except (TimeoutError, socket.timeout):
-                pass
-        return count
+    def ping() -> bool:
+        try:
+            return listener.recv(64) == b"WATCHDOG=1"
+        except (TimeoutError, socket.timeout):
+            return False
     service._thread.start()
     try:
-        healthy = pings(1.0)
+        # Running: the pings keep coming (three, however long a loaded box takes).
+        healthy = 0
+        for _ in range(50):
+            healthy += ping()
+            if healthy == 3:
+                break
         hang.set()
-        time.sleep(0.3)  # the tick in progress finishes; the next one hangs
-        hung = pings(1.0)
+        assert hanging.wait(10), "the engine thread never reached its next tick"
+        while ping():  # what was sent before the hang began
+            pass
+        # Hung: not one ping over ten watchdog intervals (systemd restarts after one).
+        hung = sum(ping() for _ in range(5))
     finally:
         release.set()
         service._controls.put(("stop", None))
         service._wake()
         service._thread.join(5)
-    print(f"\nwatchdog pings in 1 s: {healthy} running, {hung} hung")
-    assert healthy >= 5, "the engine thread should ping at half of WATCHDOG_USEC"
+    print(f"\nwatchdog pings: {healthy} running, {hung} hung")
+    assert healthy == 3, "the engine thread should ping while it runs"
     assert hung == 0, "a hung engine thread must stop pinging"
     assert not service._thread.is_alive()
 

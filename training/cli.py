@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -19,6 +20,25 @@ from typing import Sequence
 from daemon.config import read_toml
 from daemon.errors import JamdError
 
+# What the train extra adds to the light runtime (`make run`, the Pi guide): a command that
+# needs one of these says so in one line instead of a ModuleNotFoundError traceback.
+TRAIN_EXTRA = ("tensorflow", "tf_keras", "tf2onnx", "onnx", "music21", "matplotlib", "tqdm")
+SCORE_SUFFIXES = (".krn", ".abc", ".xml", ".musicxml", ".mxl")  # read through music21
+
+
+def install_hint(module: str, what: str) -> str:
+    return (f"{what} needs {module}, which the light install leaves out: install the train extra, "
+            "pip install 'jamd[train]' (in a checkout: make setup-train)")
+
+
+def require(module: str, what: str) -> None:
+    """JamdError (one line) if ``module`` of the train extra cannot be imported."""
+    try:
+        importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if (e.name or module).split(".")[0] != module:
+            raise  # the module is there but broken: its own error says more
+        raise JamdError(install_hint(module, what)) from None
 
 
 def read_config(args: argparse.Namespace) -> dict:
@@ -98,6 +118,7 @@ def fit_command(args: argparse.Namespace) -> int:
         example = "../shared/data/nottingham/MIDI" if settings.kind == "chords" else "../shared/data/essen-kern/deutschl"
         raise JamdError(f"fit needs DATA: corpus files or directories, e.g. {example}")
     name, output, workdir = destination(values, "fit")
+    require("tensorflow", "`jamd-train fit`")
     # TensorFlow takes seconds to import: only once the arguments are known to be usable.
     from training.export import export
     from training.tasks import TASKS, load_songs
@@ -161,6 +182,11 @@ def generate_command(args: argparse.Namespace) -> int:
     settings = _settings(GenerateSettings, values)
     if settings.prime_bars < 1 or settings.bars < 1 or settings.beats_per_bar < 0:
         raise JamdError("--prime-bars and --bars must be at least 1, --beats-per-bar at least 1 (or 0: the prime's)")
+    # Checked before anything is written, not after the MIDI file is.
+    if Path(values["prime"]).suffix.lower() in SCORE_SUFFIXES:
+        require("music21", f"a {Path(values['prime']).suffix} prime")
+    if values.get("plot"):
+        require("matplotlib", "--plot")
     summary = generate(values["model"], values["prime"], Path(values["output"]), settings)
     print(f"wrote {values['output']}: {summary['prime_notes']} notes of {summary['prime']} + "
           f"{summary['notes']} generated notes ({summary['steps']} grid steps)")
@@ -198,12 +224,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from training.progress import use_log_lines
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    use_log_lines()  # stderr to a log: a line per progress update, not one line of \r redraws
     try:
         return args.func(args)
     except JamdError as e:
         print(f"jamd-train: error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        module = (e.name or "").split(".")[0]
+        if module not in TRAIN_EXTRA:
+            raise
+        print(f"jamd-train: error: {install_hint(module, f'`jamd-train {args.command}`')}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("jamd-train: interrupted", file=sys.stderr)

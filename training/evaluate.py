@@ -137,6 +137,32 @@ def song_key(name: str) -> str:
     return f"{tail}#{tune}" if tune else tail
 
 
+REPO = Path(__file__).resolve().parents[1]  # a checkout: where `make models` ran jamd-train fit
+
+
+def source_paths(model: StepModel) -> list[Path]:
+    """The sidecar's ``corpus.sources`` as paths that exist, whatever folder jamd-train runs in.
+
+    Training wrote them as given, relative to the folder it ran in: for the shipped models the
+    repository root. A relative one is looked for there, beside the model's folder and in the
+    current folder; JamdError naming each place tried when it is in none of them.
+    """
+    found = []
+    for source in model.sidecar.corpus.get("sources") or []:
+        path = Path(str(source))
+        if path.is_absolute() or str(source).startswith("music21:"):
+            found.append(path)
+            continue
+        tried = list(dict.fromkeys(base / path for base in (Path.cwd(), model.path.resolve().parents[1], REPO)))
+        hits = [t for t in tried if t.exists()]
+        if not hits:
+            raise JamdError(f"{model.path}: the corpus it was trained on, {source!r}, is in none of "
+                            f"{', '.join(str(t) for t in tried)}; give the data instead: "
+                            f"`jamd-train evaluate {model.name} PATH/TO/{path.name}`")
+        found.append(hits[0])
+    return found
+
+
 def model_split(model: StepModel, progress: bool = False):
     """``(training songs, validation songs)`` rebuilt from the sidecar, or None if it cannot be.
 
@@ -145,12 +171,15 @@ def model_split(model: StepModel, progress: bool = False):
     """
     from training.corpus import load_corpus
 
-    sources = model.sidecar.corpus.get("sources") or []
     validation = model.sidecar.training.get("validation_songs")
+    try:
+        sources = source_paths(model)
+    except JamdError:
+        return None
     if not sources or validation is None:
         return None
     try:
-        corpus = load_corpus(sources, **_corpus_options(model), progress=progress)
+        corpus = load_corpus([str(s) for s in sources], **_corpus_options(model), progress=progress)
     except JamdError:
         return None
     held_out = {song_key(name) for name in validation}
@@ -214,6 +243,8 @@ def evaluate(model_ref: str | Path, data: Sequence[str | Path] = (), progress: b
 
     model = load_model(model_ref)
     require_melody(model.sidecar.model_kind, model.name, "evaluate")
+    if not data:
+        source_paths(model)  # a corpus that cannot be found is named, with where it was looked for
     split = model_split(model, progress)
     if data:
         corpus = load_corpus(list(data), **_corpus_options(model), progress=progress)
