@@ -47,6 +47,8 @@ class Clock:
         self._followed = self.bpm  # the tempo measured from the pulses, bpm
         self._pulse_times: deque[float] = deque(maxlen=TEMPO_SPAN)
         self._taps: list[float] = []
+        self._link: tuple[int, int] | None = None  # Link: (step, session grid line in steps) locked together
+        self.tempo_request: tuple[int, float] | None = None  # Link: (count, bpm) jamd asks the session for
 
     @property
     def tempo(self) -> float:
@@ -108,10 +110,13 @@ class Clock:
     def set_tempo(self, bpm: float) -> None:
         """Internal tempo in bpm, clamped to 20-300; the open step keeps its window."""
         self.bpm = min(max(float(bpm), TEMPO_RANGE[0]), TEMPO_RANGE[1])
+        if self.source == "link":  # daemon/link.py reads it on its own thread: one tuple, replaced whole
+            self.tempo_request = ((self.tempo_request or (0,))[0] + 1, self.bpm)
 
     def set_steps_per_beat(self, steps_per_beat: int) -> None:
         """A new model's grid; when following, the next pulse begins a new step."""
         self.steps_per_beat = steps_per_beat
+        self._link = None
         if self.following:
             self._pulse, self._base = -1, self.step + 1
 
@@ -142,7 +147,7 @@ class Clock:
 
     def on_pulse(self, now: float) -> int | None:
         """A MIDI Clock message at ``now``; returns the step it begins, if it begins one."""
-        if self.source == "internal":
+        if self.source in ("internal", "link"):
             return None
         if not self.following:
             self._restart()
@@ -159,7 +164,7 @@ class Clock:
 
     def on_start(self, now: float) -> None:
         """MIDI Start: the next pulse is beat 1 of a new song."""
-        if self.source == "internal":
+        if self.source in ("internal", "link"):
             return
         self._restart()
         self.origin = self._base
@@ -196,6 +201,36 @@ class Clock:
         # (a sender flushing its queue): keep the last tempo rather than jump to the clamp.
         if seconds * PPQN * 2 * TEMPO_RANGE[1] > 60.0:
             self._followed = min(max(60.0 / (seconds * PPQN), TEMPO_RANGE[0]), TEMPO_RANGE[1])
+
+
+    # ---- Ableton Link (clock = "link"): the internal grid, kept on a session's timeline ----
+
+    def on_link(self, now: float, beat: float, bpm: float, beats_per_bar: int, playing: bool | None) -> str | None:
+        """A Link session's ``beat`` at ``now`` (seconds) at ``bpm``; returns "start"/"stop" on a transport change.
+
+        ``beat`` has the session's quantum ``beats_per_bar``: its multiples are the session's bar
+        lines, so jamd's are put there. ``playing`` None: nobody in the session uses start/stop.
+        Steps stay centred on the session's grid lines; a jump of half a step or more (a peer
+        moved the beat, a new model's grid) puts the open step on the nearest line again.
+        """
+        change = None
+        if playing is not None and playing != self.running:
+            self.running, self._link, change = playing, None, "start" if playing else "stop"
+        if not self.running:
+            return change
+        self.bpm = min(max(float(bpm), TEMPO_RANGE[0]), TEMPO_RANGE[1])
+        per_beat, beat_seconds = self.steps_per_beat, 60.0 / self.bpm
+        if self._link is not None and self._centre is not None:
+            step, line = self._link
+            centre = now + ((line + self.step - step) / per_beat - beat) * beat_seconds
+            if abs(centre - self._centre) < self.step_seconds / 2:
+                self._centre = centre
+                return change
+        line = math.floor(beat * per_beat + 0.5)  # the grid line whose window is open now
+        self._link = (self.step, line)
+        self._centre = now + (line / per_beat - beat) * beat_seconds
+        self.origin = self.step - line % (per_beat * beats_per_bar)
+        return change
 
 
 def pulse_seconds(times: Sequence[float]) -> float:

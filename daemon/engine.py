@@ -83,6 +83,12 @@ class Engine:
     def answering(self) -> bool:
         return self._answer_left > 0 or self._plan is not None
 
+    @property
+    def chord(self) -> str | None:
+        """chords mode: the chord sounding, or chosen for the coming beat (its name); None if none."""
+        chord = self._chord
+        return None if chord is None else self.model.sidecar.outputs[chord]
+
     # ---- time -------------------------------------------------------------------------
 
     def next_tick_time(self) -> float:
@@ -195,6 +201,21 @@ class Engine:
             return self._stop_jamd(now) if self.clock.following else []
         self.clock.on_continue(now)
         return []
+
+    def link(self, now: float, beat: float, bpm: float, playing: bool | None = None) -> list[Scheduled]:
+        """A sample of an Ableton Link session's timeline (``Clock.on_link``; daemon/link.py reads it).
+
+        The session's Start is a MIDI Start (a new song), its Stop a MIDI Stop.
+        """
+        change = self.clock.on_link(now, beat, bpm, self.config.beats_per_bar, playing)
+        out = self._stop_jamd(now) if change else []
+        if change == "start":
+            self.stm.forget()
+            self._reset_model()
+        if self.clock.running:
+            for step in (self.clock.step, self.clock.step + 1):  # what waits for them goes on the new grid
+                self.out.retime(step, self.clock.step_time(step))
+        return out
 
     def _control(self, control: int, value: int, now: float, channel: int = -1) -> list[Scheduled]:
         if control == 0:
