@@ -158,7 +158,7 @@ class OscServer:
                 what, arg, where = self._pending.get_nowait()
             except queue.Empty:
                 return out
-            if what == "set":
+            if what == "set":  # arg: the Control, where: its value
                 out += engine.set(arg.name, where, now)
             elif what == "query":
                 self.publisher.reply(where, settings(engine))
@@ -207,6 +207,8 @@ class OscServer:
     def _request(self, address: str, args: list, sender: tuple[str, int]) -> tuple[str, Any, Any]:
         if address in (QUERY, SUBSCRIBE, UNSUBSCRIBE):
             port = args[0] if args else sender[1]
+            if isinstance(port, float) and port.is_integer():  # Pd and TouchOSC send numbers as floats
+                port = int(port)
             if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
                 raise BadOsc(f"type {address}", f"{address} {_show(args)}: expected no argument or a UDP port")
             # Replies go to the sender's own host only: jamd never sends to a third address.

@@ -167,3 +167,38 @@ def test_a_subscriber_sees_the_notes_heard_and_played_and_each_answer(osc_jamd):
     client.received.clear()
     client.receive(0.5)
     assert not [a for _, a, _ in client.received if a in ("/jamd/heard", "/jamd/played")]
+
+
+def test_the_pure_data_example_sets_jamd_and_shows_what_it_says(jack_server, folk_model_path):
+    """examples/jamd-osc.pd, driven headless through its receive names: mode and tempo set, replies shown."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("pd") is None:
+        pytest.skip("Pure Data not installed (apt-get install puredata-core)")
+    for port in (9000, 9001):  # the patch's ports
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                pytest.skip(f"UDP port {port}, the example's, is taken")
+    patch = Path(__file__).parents[1] / "examples" / "jamd-osc.pd"
+    jamd = Jamd(folk_model_path, "--osc", "9000")
+    client = Client(9000)
+    try:
+        proc = subprocess.Popen(["pd", "-nogui", "-nosound", "-nomidi", "-stderr", "-open", str(patch), "-send",
+                                 "jamd-subscribe bang; jamd-mode duet; jamd-tempo 132; jamd-query bang"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and client.query().get("/jamd/tempo") != 132.0:
+            time.sleep(0.1)
+        settings = client.query()
+        time.sleep(0.5)
+        proc.terminate()
+        printed = proc.communicate(timeout=10)[0]
+    finally:
+        client.close()
+        jamd.stop(signal.SIGTERM)
+    assert (settings["/jamd/mode"], settings["/jamd/tempo"]) == ("duet", 132.0)
+    assert "jamd: mode duet" in printed and "jamd: tempo 132" in printed, printed
