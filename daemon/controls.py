@@ -76,6 +76,23 @@ CONTROLS: tuple[Control, ...] = (
     Control("model", "the model (Program Change *n*: the *n*-th in `models/`)", None, "", "string: a name in "
             "`models/`, or its index (int)", "model"),
 )
+# Addresses that are not settings: (name, argument, what jamd does), handled by daemon/osc.py.
+REQUESTS = (
+    ("query", "none, or a UDP port (int)", "sends every setting back as `/jamd/NAME value` (to the sender's port, or "
+     "to that port on the sender's host), plus `/jamd/clock` and `/jamd/beats_per_bar`"),
+    ("subscribe", "none, or a UDP port", "the same, then what jamd does (below) until `/jamd/unsubscribe`; up to 16 "
+     "clients"),
+    ("unsubscribe", "none, or a UDP port", "stops sending to that client"),
+)
+# What a subscriber is sent (daemon/osc_out.py): (address and arguments, when).
+EVENTS = (
+    ("heard NOTE VELOCITY CHANNEL", "each note-on and note-off (velocity 0) jamd hears"),
+    ("played NOTE VELOCITY CHANNEL", "each note-on and note-off jamd plays on its channel"),
+    ("answer N", "jamd begins its N-th answer"),
+    ("barge_in N", "the player's N-th barge-in stops an answer"),
+    ("chord NAME", "chords mode: the chord jamd will sound on the coming beat (\"\" = none)"),
+    ("mode NAME, mute 0/1, model NAME, tempo BPM", "when they change (tempo at most four times a second)"),
+)
 BY_NAME = {c.name: c for c in CONTROLS}
 BY_ADDRESS = {c.address: c for c in CONTROLS}
 
@@ -112,6 +129,10 @@ def osc_table() -> str:
     for c in CONTROLS:
         same = f"CC {FIELDS[c.cc].default} (`{c.cc}`)" if c.cc else "Program Change"
         rows.append(f"| `{c.address}` | {c.osc_values} | {c.what} | {same} |")
+    for name, argument, what in REQUESTS:
+        rows.append(f"| `{PREFIX}{name}` | {argument} | {what} | |")
+    rows += ["", "| a subscriber gets | when |", "| --- | --- |"]
+    rows += [f"| `{PREFIX}{message}` | {when} |" for message, when in EVENTS]
     return "\n".join(rows) + "\n"
 
 

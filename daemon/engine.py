@@ -207,6 +207,8 @@ class Engine:
 
         The session's Start is a MIDI Start (a new song), its Stop a MIDI Stop.
         """
+        if self.clock.source != "link":
+            return []  # a reload moved to another clock; the Link thread runs until restart
         change = self.clock.on_link(now, beat, bpm, self.config.beats_per_bar, playing)
         out = self._stop_jamd(now) if change else []
         if change == "start":

@@ -26,7 +26,7 @@ from typing import Any
 from pythonosc.osc_packet import OscPacket
 
 from daemon import chords as chordlib
-from daemon.controls import BY_ADDRESS, MELODY_MODES, MODES, PREFIX, Control, settings
+from daemon.controls import BY_ADDRESS, MELODY_MODES, MODES, PREFIX, REQUESTS, Control, settings
 from daemon.errors import JamdError
 from daemon.model import shipped_models
 from daemon.osc_out import Publisher
@@ -36,7 +36,7 @@ log = logging.getLogger("jamd.osc")
 PENDING_MAX = 256  # settings waiting for the engine thread; more are dropped (a client gone mad)
 MAX_PER_SECOND = 1000  # datagrams read a second at most; a fader sends 50-100
 RECEIVE_TIMEOUT = 0.25  # seconds: how soon close() is noticed
-QUERY, SUBSCRIBE, UNSUBSCRIBE = PREFIX + "query", PREFIX + "subscribe", PREFIX + "unsubscribe"
+QUERY, SUBSCRIBE, UNSUBSCRIBE = (PREFIX + name for name, _, _ in REQUESTS)
 
 
 class BadOsc(Exception):

@@ -1,4 +1,4 @@
-"""What jamd tells OSC clients: query replies, and for ``/jamd/subscribe``rs what it hears, plays and decides.
+"""What jamd tells OSC clients: query replies, and for subscribers what it hears, plays and decides.
 
 The engine thread never touches a socket: its hooks (``heard``, ``sent``, ``reply``) append
 to a bounded deque (when full the oldest go: a screen wants the newest) and return. The
@@ -7,14 +7,7 @@ reads the engine's state to publish what changed: mode, mute, model, tempo, the 
 chosen for the next beat, each answer and barge-in. Sends are non-blocking UDP; a client
 that is gone costs a failed send, counted and logged once.
 
-Messages a subscriber gets:
-
-- ``/jamd/heard NOTE VELOCITY CHANNEL``, ``/jamd/played NOTE VELOCITY CHANNEL``: note-ons
-  and note-offs (velocity 0), channels 1-16; played = on jamd's channel only.
-- ``/jamd/answer N``, ``/jamd/barge_in N``: jamd began its N-th answer; the player's N-th barge-in.
-- ``/jamd/chord NAME``: chords mode, the chord jamd will sound on the coming beat ("" = none).
-- ``/jamd/mode``, ``/jamd/mute``, ``/jamd/model``, ``/jamd/tempo``: when they change, with the
-  value a query gives (tempo at most every ``TEMPO_SECONDS``; MIDI clock moves it a little all the time).
+What a subscriber gets is listed in ``daemon.controls.EVENTS`` (and the README's OSC section).
 """
 
 from __future__ import annotations

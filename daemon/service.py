@@ -121,9 +121,9 @@ class Service:
         except JamdError as e:
             log.error("reload failed, keeping the running settings: %s", e)
         else:
-            for key in ("backend", "input", "output", "virtual"):
+            for key in ("backend", "input", "output", "virtual", "osc", "osc_host", "clock"):
                 if getattr(config, key) != getattr(self.config, key):
-                    log.warning("reload: '%s' changed; ports change only on restart", key)
+                    log.warning("reload: '%s' changed; ports (MIDI, OSC, Link) change only on restart", key)
             self._controls.put(("swap", (config, engine)))
             self._wake()
             log.info("reloaded: mode %s, model %s", config.mode, engine.model.name)
