@@ -167,7 +167,7 @@ def _checked(f: dataclasses.Field, value: Any) -> Any:
         raise bad()
     if bounds and not bounds[0] <= value <= bounds[1]:
         raise bad(" (out of range)")
-    if f.name == "model" and not value:
+    if f.name in ("model", "osc_host") and not value:  # an empty host would bind every interface
         raise bad(" (empty)")
     if f.name == "range" and value and pitch_range(value) is None:
         raise JamdError(f"setting 'range' = {value!r} is invalid: expected LOW-HIGH, MIDI notes 0-127 "

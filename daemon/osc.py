@@ -158,14 +158,19 @@ class OscServer:
                 what, arg, where = self._pending.get_nowait()
             except queue.Empty:
                 return out
-            if what == "set":  # arg: the Control, where: its value
-                out += engine.set(arg.name, where, now)
-            elif what == "query":
-                self.publisher.reply(where, settings(engine))
-            elif what == "subscribe":
-                self.publisher.subscribe(where, settings(engine))
-            else:
-                self.publisher.unsubscribe(where)
+            try:
+                if what == "set":  # arg: the Control, where: its value
+                    out += engine.set(arg.name, where, now)
+                elif what == "query":
+                    self.publisher.reply(where, settings(engine))
+                elif what == "subscribe":
+                    self.publisher.subscribe(where, settings(engine))
+                else:
+                    self.publisher.unsubscribe(where)
+            except Exception:  # an OSC request must never end the engine thread
+                if "failed" not in self.ignored:
+                    log.exception("OSC request %s %r failed; ignored", what, where)
+                self.ignored["failed"] = self.ignored.get("failed", 0) + 1
 
     # ---- the OSC thread -----------------------------------------------------------------
 

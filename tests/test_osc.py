@@ -202,3 +202,20 @@ def test_the_pure_data_example_sets_jamd_and_shows_what_it_says(jack_server, fol
         jamd.stop(signal.SIGTERM)
     assert (settings["/jamd/mode"], settings["/jamd/tempo"]) == ("duet", 132.0)
     assert "jamd: mode duet" in printed and "jamd: tempo 132" in printed, printed
+
+
+def test_a_taken_osc_port_or_an_empty_host_is_one_line_before_any_port_opens():
+    import subprocess
+    import sys
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = taken.getsockname()[1]
+        run = subprocess.run([sys.executable, "-m", "daemon.cli", "run", "--osc", str(port), "--backend", "jack"],
+                             capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert run.stderr.startswith(f"jamd: error: osc = {port} on osc_host = '127.0.0.1': cannot listen there")
+    assert len(run.stderr.strip().splitlines()) == 1
+    run = subprocess.run([sys.executable, "-m", "daemon.cli", "run", "--osc", "9000", "--osc-host", ""],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2 and "setting 'osc_host' = '' is invalid (empty)" in run.stderr
