@@ -202,7 +202,6 @@ class Clock:
         if seconds * PPQN * 2 * TEMPO_RANGE[1] > 60.0:
             self._followed = min(max(60.0 / (seconds * PPQN), TEMPO_RANGE[0]), TEMPO_RANGE[1])
 
-
     # ---- Ableton Link (clock = "link"): the internal grid, kept on a session's timeline ----
 
     def on_link(self, now: float, beat: float, bpm: float, beats_per_bar: int, playing: bool | None) -> str | None:

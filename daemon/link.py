@@ -63,7 +63,7 @@ class LinkSession:
         link.start_stop_sync_enabled = True
         link.enabled = True
         log.info("Link enabled at %g bpm, quantum %d", self._bpm, link.quantum)
-        last, asked, started = None, None, False
+        last, asked, started, fed = None, None, False, None
         try:
             while not self._closing.is_set():
                 engine = self._service.engine  # a reload may swap it
@@ -76,8 +76,8 @@ class LinkSession:
                 now = (before + time.monotonic()) / 2
                 started = started or playing
                 transport = playing if started else None
-                if last is None or self._moved(last, now, beat, bpm, transport):
-                    last = (now, beat, bpm, transport)
+                if last is None or engine is not fed or self._moved(last, now, beat, bpm, transport):
+                    last, fed = (now, beat, bpm, transport), engine  # a reloaded engine gets a sample at once
                     self._service.post(lambda engine, _, sample=last: engine.link(*sample))
                 if link.num_peers != self.peers:
                     self.peers = link.num_peers
