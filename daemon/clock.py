@@ -205,12 +205,13 @@ class Clock:
     # ---- Ableton Link (clock = "link"): the internal grid, kept on a session's timeline ----
 
     def on_link(self, now: float, beat: float, bpm: float, beats_per_bar: int, playing: bool | None) -> str | None:
-        """A Link session's ``beat`` at ``now`` (seconds) at ``bpm``; returns "start"/"stop" on a transport change.
+        """A Link session's ``beat`` at ``now`` (seconds) at ``bpm``; "start"/"stop" on a transport change, "relock".
 
         ``beat`` has the session's quantum ``beats_per_bar``: its multiples are the session's bar
         lines, so jamd's are put there. ``playing`` None: nobody in the session uses start/stop.
         Steps stay centred on the session's grid lines; a jump of half a step or more (a peer
-        moved the beat, a new model's grid) puts the open step on the nearest line again.
+        moved the beat, a new model's grid, a reading that came late) puts the open step on the
+        nearest line again; "relock" if that moved the beats onto other steps.
         """
         change = None
         if playing is not None and playing != self.running:
@@ -226,10 +227,12 @@ class Clock:
                 self._centre = centre
                 return change
         line = math.floor(beat * per_beat + 0.5)  # the grid line whose window is open now
+        locked, origin = self._link is not None, self.origin
         self._link = (self.step, line)
         self._centre = now + (line / per_beat - beat) * beat_seconds
         self.origin = self.step - line % (per_beat * beats_per_bar)
-        return change
+        # Steps already planned as beats may be none now: the caller drops what it planned by them.
+        return change or ("relock" if locked and (self.origin - origin) % per_beat else None)
 
 
 def pulse_seconds(times: Sequence[float]) -> float:

@@ -210,7 +210,9 @@ class Engine:
         if self.clock.source != "link":
             return []  # a reload moved to another clock; the Link thread runs until restart
         change = self.clock.on_link(now, beat, bpm, self.config.beats_per_bar, playing)
-        out = self._stop_jamd(now) if change else []
+        out = self._stop_jamd(now) if change in ("start", "stop") else []
+        if change in ("stop", "relock"):  # clicks planned on the old beats
+            out += self.out.cancel(self.config.metronome_channel - 1, now)
         if change == "start":
             self.stm.forget()
             self._reset_model()

@@ -26,6 +26,7 @@ log = logging.getLogger("jamd.link")
 POLL_SECONDS = 0.02
 DRIFT_BEATS = 0.002  # post a sample when the session is this far from the last one's prediction (1 ms at 120 bpm)
 RESYNC_SECONDS = 1.0  # and at least this often
+READ_SECONDS = 0.001  # a reading that took longer (the thread was preempted) is not trusted
 
 
 def _aalink():
@@ -73,7 +74,11 @@ class LinkSession:
                 link.quantum = engine.config.beats_per_bar
                 before = time.monotonic()
                 beat, bpm, playing = link.beat, link.tempo, link.playing
-                now = (before + time.monotonic()) / 2
+                after = time.monotonic()
+                if after - before > READ_SECONDS:  # preempted mid-read: the stamp may be off by as much
+                    await asyncio.sleep(POLL_SECONDS)
+                    continue
+                now = (before + after) / 2
                 started = started or playing
                 transport = playing if started else None
                 if last is None or engine is not fed or self._moved(last, now, beat, bpm, transport):
