@@ -29,7 +29,10 @@ aalink = pytest.importorskip("aalink")
 
 INSIDE = os.environ.get("JAMD_TEST_NETNS") == "1"
 QUANTUM = 4
-TOLERANCE = 0.025  # seconds off the peer's beat a listener would hear as a flam; JACK periods are 5.3 ms
+# Seconds off the peer's beat for the median click, as tests/test_jack_e2e.py asks of jamd's grid: a quarter
+# of a 16th at 150 bpm. On a loaded machine JACK --sync delivers some clicks late (JACK periods are 5.3 ms,
+# and a non-realtime server waits for its slowest client), which says nothing of where jamd put them.
+TOLERANCE = 0.025
 NAMESPACE_SETUP = "ip link set lo up && ip route add 224.0.0.0/4 dev lo"
 
 
@@ -57,6 +60,16 @@ def _no_namespace(why: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(why + ": the Link tests need one so that no Link traffic leaves loopback")
     pytest.skip(why)
+
+
+# jamd ends with the test process even if that is killed (a timeout): no jamd left on the JACK server.
+PDEATHSIG = ("setpriv", "--pdeathsig", "TERM") if shutil.which("setpriv") else ()
+
+
+def start_jamd(model, *flags):
+    from test_jack_e2e import Jamd
+
+    return Jamd(model, *flags, prefix=PDEATHSIG)
 
 
 inside_only = pytest.mark.skipif(not INSIDE, reason="runs inside test_link_in_a_network_namespace_of_its_own")
@@ -121,6 +134,17 @@ def median(offs: list[tuple[float, int]]) -> float:
     return sorted(off for off, _ in offs)[len(offs) // 2]
 
 
+def assert_bars(offs: list[tuple[float, int]], heard: list[tuple[float, int]]) -> None:
+    """The accented clicks (velocity 110) are the ones on the session's bar lines.
+
+    Only clicks heard on a beat count: one the machine delivered late may sit nearer another beat.
+    """
+    on_beat = [(beat, velocity) for (off, beat), (_, velocity) in zip(offs, heard) if off < TOLERANCE]
+    assert len(on_beat) >= len(offs) // 2
+    for beat, velocity in on_beat:
+        assert (velocity == 110) == (beat % QUANTUM == 0), f"beat {beat} (velocity {velocity}): bars disagree"
+
+
 def off_beat(peer: Peer, t: float) -> tuple[float, int]:
     """(seconds from the peer's nearest beat, that beat's number)."""
     beat = peer.beat_at(t)
@@ -130,12 +154,12 @@ def off_beat(peer: Peer, t: float) -> tuple[float, int]:
 
 @inside_only
 def test_jamd_follows_the_sessions_beats_bars_and_tempo_and_sets_its_tempo(jack_server, folk_model_path):
-    from test_jack_e2e import Jamd, Player
+    from test_jack_e2e import Player
     from test_osc import Client, free_port
 
     peer = Peer(120.0)
     port = free_port()
-    jamd = Jamd(folk_model_path, "--clock", "link", "--tempo", "90", "--metronome", "--osc", str(port))
+    jamd = start_jamd(folk_model_path, "--clock", "link", "--tempo", "90", "--metronome", "--osc", str(port))
     player, client = Player(jamd), Client(port)
     try:
         deadline = time.monotonic() + 10
@@ -165,8 +189,7 @@ def test_jamd_follows_the_sessions_beats_bars_and_tempo_and_sets_its_tempo(jack_
     print(f"\n120 bpm: {len(steady)} clicks, {median(offs) * 1e3:.1f} ms (median) and "
           f"{max(off for off, _ in offs) * 1e3:.1f} ms (worst) off the peer's beat")
     assert median(offs) < TOLERANCE, offs
-    for (off, beat), (_, velocity) in zip(offs, steady):
-        assert (velocity == 110) == (beat % QUANTUM == 0), f"beat {beat} (velocity {velocity}): bars disagree"
+    assert_bars(offs, steady)
     one_beat_later = [t for t, _ in after_change if t > changed_at + 60.0 / 150]
     late = [off_beat(peer, t) for t in one_beat_later]
     gaps = sorted(b - a for a, b in zip(one_beat_later, one_beat_later[1:]))
@@ -181,10 +204,10 @@ def test_jamd_follows_the_sessions_beats_bars_and_tempo_and_sets_its_tempo(jack_
 
 @inside_only
 def test_jamd_stops_with_the_sessions_transport_and_restarts_on_its_bar(jack_server, folk_model_path):
-    from test_jack_e2e import Jamd, Player
+    from test_jack_e2e import Player
 
     peer = Peer(120.0)
-    jamd = Jamd(folk_model_path, "--clock", "link", "--metronome")
+    jamd = start_jamd(folk_model_path, "--clock", "link", "--metronome")
     player = Player(jamd)
     try:
         deadline = time.monotonic() + 10
@@ -194,7 +217,7 @@ def test_jamd_stops_with_the_sessions_transport_and_restarts_on_its_bar(jack_ser
         time.sleep(1.5)
         playing = clicks(player, time.monotonic() - 1.0)
         peer.do(lambda link: setattr(link, "playing", False))
-        time.sleep(0.3)
+        time.sleep(1.0)  # Link's 20 ms poll, and a loaded machine's late deliveries of the last clicks
         stopped_at = time.monotonic()
         time.sleep(1.5)
         while_stopped = clicks(player, stopped_at)
@@ -212,8 +235,7 @@ def test_jamd_stops_with_the_sessions_transport_and_restarts_on_its_bar(jack_ser
     assert len(restarted) >= 3
     offs = [off_beat(peer, t) for t, _ in restarted]
     assert median(offs) < TOLERANCE, offs
-    for (off, beat), (_, velocity) in zip(offs, restarted):
-        assert (velocity == 110) == (beat % QUANTUM == 0), (off, beat, velocity)
+    assert_bars(offs, restarted)
 
 
 def test_clock_link_without_aalink_is_one_line_naming_the_fix(tmp_path):
