@@ -12,7 +12,11 @@
 3. a sustained flood of 2,000 messages/s (``--seconds``, default 60) with MIDI thru on: the
    input queue must not grow and every note-on must come back out.
 
-    .venv/bin/python bench/latency.py [--model folk] [--seconds 60] [--events 1000]
+``--osc-load`` measures instead the input path with and without an OSC client beside the
+player (a fader sending 100 messages/s to ``--osc``, subscribed to what jamd does), jamd
+runs alternating, ``--rounds`` of each, side by side.
+
+    .venv/bin/python bench/latency.py [--model folk] [--seconds 60] [--events 1000] [--osc-load]
 
 Needs jackd (a dummy server is started if none answers). Targets: p99 < 0.2 ms and >= 300x
 faster than predict; no queue growth, no lost notes; < 100 MB; < 1.5 s to ready.
@@ -180,6 +184,79 @@ def flood(out, seconds: float, rate: int = 2000) -> int:
     return ons
 
 
+def osc_fader(port: int, stop: threading.Event, rate: int = 100) -> int:
+    """Send /jamd/temperature, sweeping like a fader, ``rate`` times a second until ``stop``; subscribed.
+
+    Returns the messages sent. What jamd sends back (the subscription) is read and dropped.
+    """
+    import socket
+
+    from pythonosc.osc_message_builder import OscMessageBuilder
+
+    def message(address: str, *args) -> bytes:
+        builder = OscMessageBuilder(address)
+        for arg in args:
+            builder.add_arg(arg)
+        return builder.build().dgram
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.01)
+    jamd = ("127.0.0.1", port)
+    sock.sendto(message("/jamd/subscribe"), jamd)
+    sent, began = 0, time.monotonic()
+    while not stop.is_set():
+        sock.sendto(message("/jamd/temperature", 0.5 + 0.4 * abs((sent % 100) - 50) / 50), jamd)
+        sent += 1
+        while time.monotonic() < began + sent / rate:
+            try:
+                sock.recv(65536)
+            except OSError:
+                pass
+    sock.close()
+    return sent
+
+
+def osc_load(model_path: str, events: int, rounds: int) -> None:
+    """The input path's latency without and with an OSC client beside the player, alternating runs."""
+    import socket
+
+    results: dict[str, list] = {"player alone": [], "player + OSC 100 msg/s": []}
+    sent_total = 0
+    for _ in range(rounds):
+        for label in results:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            jamd = Jamd(model_path, "--osc", str(port))
+            out, inp, _ = connect()
+            stop, fader = threading.Event(), None
+            if label != "player alone":
+                box: list = []
+                fader = threading.Thread(target=lambda: box.append(osc_fader(port, stop)))
+                fader.start()
+            play_like_a_player(out, events)
+            stop.set()
+            if fader is not None:
+                fader.join()
+                sent_total += box[0]
+            time.sleep(0.5)
+            log = jamd.stop()
+            out.delete(), inp.delete()
+            results[label].append(latency_from_log(log))
+    print(f"\ninput-path latency per event, {rounds} alternating runs of {events} events each "
+          f"({sent_total} OSC messages sent in all):")
+    print(f"  {'':26}{'median':>10}{'p99':>10}   per run (median / p99, ms)")
+    medians = {}
+    for label, runs in results.items():
+        p50, p99 = float(np.median([r[0] for r in runs])), float(np.median([r[1] for r in runs]))
+        medians[label] = (p50, p99)
+        each = ", ".join(f"{a:.3f}/{b:.3f}" for a, b, _ in runs)
+        print(f"  {label:26}{p50:>8.3f}ms{p99:>8.3f}ms   {each}")
+    (a50, a99), (b50, b99) = medians.values()
+    print(f"  {'ratio (with / without)':26}{b50 / a50:>9.2f}x{b99 / a99:>9.2f}x")
+
+
 def seeds_predict(model_path: str, window: int = 64, runs: int = 200) -> tuple[float, float] | str:
     """(median, p99) ms of tf-keras predict on a ``window``-step window, the LSTM sized as the model."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -213,10 +290,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the 2,000 msg/s flood")
     parser.add_argument("--events", type=int, default=1000, help="messages played at a human rate")
     parser.add_argument("--no-seeds", action="store_true", help="skip the TensorFlow predict column")
+    parser.add_argument("--osc-load", action="store_true", help="only compare the input path without and with an "
+                        "OSC client sending 100 messages/s beside the player")
+    parser.add_argument("--rounds", type=int, default=2, help="--osc-load: runs of each, alternating")
     args = parser.parse_args()
     server = ensure_jack()
     model = load_model(args.model)
     model_path = str(model.path)
+    if args.osc_load:
+        try:
+            osc_load(model_path, args.events, args.rounds)
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait()
+        return
     try:
         # 1 + 2: start (the median of three: the first run also warms the disk cache), memory,
         # latency at a human rate.

@@ -87,9 +87,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     from daemon.ports import Ports
     from daemon.service import Service
 
+    # Before the ports: a missing aalink or a taken OSC port is one line, with nothing to undo.
+    link = osc = None
+    if config.clock == "link":
+        from daemon.link import LinkSession
+
+        link = LinkSession(config.tempo)
+    if config.osc:
+        from daemon.osc import OscServer
+
+        osc = OscServer(config.osc_host, config.osc)
     # No port named: open virtual ports, the one setup that needs no device name.
     virtual = config.virtual or not (config.input or config.output)
-    ports = Ports(config.backend, config.input, config.output, virtual)
+    try:
+        ports = Ports(config.backend, config.input, config.output, virtual)
+    except BaseException:
+        if osc is not None:
+            osc.socket.close()
+        raise
     try:
         engine = _engine(config)
         recorder = None
@@ -97,12 +112,22 @@ def cmd_run(args: argparse.Namespace) -> int:
             from daemon.recorder import Recorder
 
             recorder = Recorder(Path(config.record), config)
-        service = Service(config, ports, engine, reload=lambda: _reload(args), recorder=recorder)
+        service = Service(config, ports, engine, reload=lambda: _reload(args), recorder=recorder, watcher=osc)
     except BaseException:
         ports.close()
+        if osc is not None:
+            osc.socket.close()
         raise
+    for extra in (link, osc):
+        if extra is not None:
+            extra.start(service)
     log.info("started in %.2f s", time.monotonic() - began)
-    return service.serve()
+    try:
+        return service.serve()
+    finally:
+        for extra in (osc, link):
+            if extra is not None:
+                extra.close()
 
 
 def _engine(config: settings.Config):

@@ -67,6 +67,8 @@ class Clock:
         self._trusted: float | None = None  # the last tempo a beat of steady measures agreed on, bpm
         self._taps: list[float] = []
         self._song_position: int | None = None  # Song Position Pointer (16ths) for the next Continue
+        self._link: tuple[int, int] | None = None  # Link: (step, session grid line in steps) locked together
+        self.tempo_request: tuple[int, float] | None = None  # Link: (count, bpm) jamd asks the session for
 
     @property
     def tempo(self) -> float:
@@ -133,10 +135,13 @@ class Clock:
     def set_tempo(self, bpm: float) -> None:
         """Internal tempo in bpm, clamped to 20-300; the open step keeps its window."""
         self.bpm = min(max(float(bpm), TEMPO_RANGE[0]), TEMPO_RANGE[1])
+        if self.source == "link":  # daemon/link.py reads it on its own thread: one tuple, replaced whole
+            self.tempo_request = ((self.tempo_request or (0,))[0] + 1, self.bpm)
 
     def set_steps_per_beat(self, steps_per_beat: int) -> None:
         """A new model's grid; when following, the next pulse begins a new step."""
         self.steps_per_beat = steps_per_beat
+        self._link = None
         if self.following:
             self._pulse, self._base = -1, self.step + 1
 
@@ -181,7 +186,7 @@ class Clock:
 
     def on_pulse(self, now: float) -> int | None:
         """A MIDI Clock message at ``now``; returns the step it begins, if it begins one."""
-        if self.source == "internal":
+        if self.source in ("internal", "link"):
             return None
         # auto: a pulse long after the last is stray, not a clock; a quarter beat of them in a
         # row takes the grid over (two a sender bunched among stray ones do not)
@@ -206,7 +211,7 @@ class Clock:
 
     def on_start(self, now: float) -> None:
         """MIDI Start: the next pulse is beat 1 of a new song."""
-        if self.source == "internal":
+        if self.source in ("internal", "link"):
             return
         self._restart()
         self.origin = self._base
@@ -219,19 +224,16 @@ class Clock:
 
     def on_song_position(self, sixteenths: int) -> None:
         """Song Position Pointer: the next Continue resumes ``sixteenths`` 16th notes into the song."""
-        if self.source != "internal":
+        if self.source not in ("internal", "link"):
             self._song_position = sixteenths
 
     def on_continue(self, now: float) -> None:
-        if self.source == "internal":
+        if self.source in ("internal", "link"):
             return
         position, self._song_position = self._song_position, None
         if position is not None:
             # The next pulse begins a new step, ``position`` 16ths after bar 1 of the song.
-            if not self.following:
-                self._followed = self.bpm
-            self.following = True
-            self._pulse, self._base = -1, self.step + 1
+            self._restart()
             self.origin = self._base - round(position * self.steps_per_beat / 4)
         if self.following:
             self.running = True
@@ -272,6 +274,38 @@ class Clock:
         self._steady.append(bpm)
         if len(self._steady) == PPQN and max(self._steady) <= min(self._steady) * (1 + STEADY_SPREAD):
             self._trusted = bpm
+
+    # ---- Ableton Link (clock = "link"): the internal grid, kept on a session's timeline ----
+
+    def on_link(self, now: float, beat: float, bpm: float, beats_per_bar: int, playing: bool | None) -> str | None:
+        """A Link session's ``beat`` at ``now`` (seconds) at ``bpm``; "start"/"stop" on a transport change, "relock".
+
+        ``beat`` has the session's quantum ``beats_per_bar``: its multiples are the session's bar
+        lines, so jamd's are put there. ``playing`` None: nobody in the session uses start/stop.
+        Steps stay centred on the session's grid lines; a jump of half a step or more (a peer
+        moved the beat, a new model's grid, a reading that came late) puts the open step on the
+        nearest line again; "relock" if that moved the beats onto other steps.
+        """
+        change = None
+        if playing is not None and playing != self.running:
+            self.running, self._link, change = playing, None, "start" if playing else "stop"
+        if not self.running:
+            return change
+        self.bpm = min(max(float(bpm), TEMPO_RANGE[0]), TEMPO_RANGE[1])
+        per_beat, beat_seconds = self.steps_per_beat, 60.0 / self.bpm
+        if self._link is not None and self._centre is not None:
+            step, line = self._link
+            centre = now + ((line + self.step - step) / per_beat - beat) * beat_seconds
+            if abs(centre - self._centre) < self.step_seconds / 2:
+                self._centre = centre
+                return change
+        line = math.floor(beat * per_beat + 0.5)  # the grid line whose window is open now
+        locked, origin = self._link is not None, self.origin
+        self._link = (self.step, line)
+        self._centre = now + (line / per_beat - beat) * beat_seconds
+        self.origin = self.step - line % (per_beat * beats_per_bar)
+        # Steps already planned as beats may be none now: the caller drops what it planned by them.
+        return change or ("relock" if locked and (self.origin - origin) % per_beat else None)
 
 
 def steady(times: Sequence[float], line: tuple[int, float, float] | None = None) -> bool:

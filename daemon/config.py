@@ -32,7 +32,7 @@ from daemon.kinds import MELODY, MODES
 DEFAULT_CONFIG_PATH = Path("/etc/jamd/jamd.toml")
 MELODY_MODES = MELODY.modes  # for melody models; CC mode cycles through these
 # MODES (daemon/kinds.py): every kind's modes; chords needs a chords model
-CLOCKS = ("internal", "midi", "auto")
+CLOCKS = ("internal", "midi", "auto", "link")
 BACKENDS = ("auto", "alsa", "jack", "coremidi", "winmm")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -53,7 +53,8 @@ class Config:
                      "duet: play along all the time; chords: play chords under your melody "
                      "(with a chords model, e.g. nottingham-chords)", choices=MODES)
     tempo: float = _opt(100.0, "internal clock tempo in beats per minute", range=(20.0, 300.0), metavar="BPM")
-    clock: str = _opt("auto", "internal clock, follow incoming MIDI clock, or auto (follow it once it arrives)",
+    clock: str = _opt("auto", "internal clock, follow incoming MIDI clock, auto (follow it once it arrives), or "
+                      "link: follow an Ableton Link session's tempo and bars (needs aalink: pip install 'jamd[link]')",
                       choices=CLOCKS)
     backend: str = _opt("auto", "MIDI backend", choices=BACKENDS)
     input: tuple[str, ...] = _opt((), "input port names (substring match); none = every device, also "
@@ -111,6 +112,10 @@ class Config:
     cc_stm: int = _opt(28, "CC that sets stm_strength (0-127 -> 0.0-1.0); 0 = off", range=(0, 119), metavar="CC")
     cc_stm_reset: int = _opt(29, "CC that makes jamd forget the phrases it learned this session (value >= 64); "
                              "0 = off", range=(0, 119), metavar="CC")
+    osc: int = _opt(0, "UDP port to take OSC control on (addresses /jamd/..., see the README); 0 = off",
+                    range=(0, 65535), metavar="PORT")
+    osc_host: str = _opt("127.0.0.1", "address the OSC port listens on; 0.0.0.0 = every interface (anyone who "
+                         "reaches the port can control jamd)", metavar="ADDR")
     log_level: str = _opt("info", "log verbosity", choices=LOG_LEVELS)
 
     def __post_init__(self) -> None:
@@ -170,7 +175,7 @@ def _checked(f: dataclasses.Field, value: Any) -> Any:
         raise bad()
     if bounds and not bounds[0] <= value <= bounds[1]:
         raise bad(" (out of range)")
-    if f.name == "model" and not value:
+    if f.name in ("model", "osc_host") and not value:  # an empty host would bind every interface
         raise bad(" (empty)")
     if f.name == "range" and value and pitch_range(value) is None:
         raise JamdError(f"setting 'range' = {value!r} is invalid: expected LOW-HIGH, MIDI notes 0-127 "

@@ -30,7 +30,8 @@ import numpy as np
 from daemon.blend import ShortTerm
 from daemon.clock import Clock
 from daemon import chords as chordlib
-from daemon.config import MELODY_MODES, Config, pitch_range
+from daemon import controls
+from daemon.config import Config, pitch_range
 from daemon.encoding import HOLD_ID, REST_ID, START_ID, token_pitches
 from daemon.errors import JamdError
 from daemon.kinds import check_mode
@@ -46,7 +47,6 @@ IDLE_RESET_BARS = 8  # nobody played for this long: start the next phrase from a
 # without this, one stuck key would keep respond mode from ever hearing a pause.
 STUCK_KEY_BARS = 4
 METRONOME_SECONDS = 0.05  # click length
-ON = 64  # switch-type controllers: values from 64 up mean on (MIDI convention)
 
 
 class Engine:
@@ -85,6 +85,12 @@ class Engine:
     @property
     def answering(self) -> bool:
         return self._answer_left > 0 or self._plan is not None
+
+    @property
+    def chord(self) -> str | None:
+        """chords mode: the chord sounding, or chosen for the coming beat (its name); None if none."""
+        chord = self._chord
+        return None if chord is None else self.model.sidecar.outputs[chord]
 
     # ---- time -------------------------------------------------------------------------
 
@@ -205,36 +211,64 @@ class Engine:
         self.clock.on_continue(now)
         return []
 
+    def link(self, now: float, beat: float, bpm: float, playing: bool | None = None) -> list[Scheduled]:
+        """A sample of an Ableton Link session's timeline (``Clock.on_link``; daemon/link.py reads it).
+
+        The session's Start is a MIDI Start (a new song), its Stop a MIDI Stop.
+        """
+        if self.clock.source != "link":
+            return []  # a reload moved to another clock; the Link thread runs until restart
+        change = self.clock.on_link(now, beat, bpm, self.config.beats_per_bar, playing)
+        out = self._stop_jamd(now) if change in ("start", "stop") else []
+        if change in ("stop", "relock"):  # clicks planned on the old beats
+            out += self.out.cancel(self.config.metronome_channel - 1, now)
+        if change == "start":
+            self.stm.forget()
+            self._reset_model()
+        if self.clock.running:
+            for step in (self.clock.step, self.clock.step + 1):  # what waits for them goes on the new grid
+                self.out.retime(step, self.clock.step_time(step))
+        return out
+
     def _control(self, control: int, value: int, now: float, channel: int = -1) -> list[Scheduled]:
-        c = self.config
         if control == 0:
             return []
         if control in (120, 123):  # the player's all-sound-off / all-notes-off releases their keys
             self._held = {key for key in self._held if key[0] != channel}
-        if control == c.cc_temperature:
-            self.config = c.replace(temperature=round(0.1 + 1.9 * value / 127, 3))
-        elif control == c.cc_mode and c.mode != "chords":  # a chords model has one mode
-            mode = MELODY_MODES[min(value * len(MELODY_MODES) // 128, len(MELODY_MODES) - 1)]
-            if mode != c.mode:
-                self.config = c.replace(mode=mode)
+        setting = controls.for_cc(self.config, control)
+        if setting is None or setting.from_cc is None:
+            return []
+        setting_value = setting.from_cc(value)
+        return [] if setting_value is None else self.set(setting.name, setting_value, now)
+
+    def set(self, name: str, value, now: float) -> list[Scheduled]:
+        """Change the live setting ``name`` (daemon/controls.py) to ``value`` at ``now`` (seconds).
+
+        What a CC or an OSC message does; returns the note-offs a switch makes due.
+        """
+        c = self.config
+        if name == "mode":
+            # A chords model has one mode, and a melody model cannot play it.
+            if value != c.mode and (value == "chords") == (c.mode == "chords"):
+                self.config = c.replace(mode=value)
                 return self._stop_jamd(now)
-        elif control == c.cc_answer_bars:
-            self.config = c.replace(answer_bars=float(1 + round(7 * value / 127)))
-        elif control == c.cc_mute:
-            self.muted = value >= ON
+        elif name in ("temperature", "answer_bars", "stm_strength"):
+            self.config = c.replace(**{name: value})
+        elif name == "mute":
+            self.muted = bool(value)
             if self.muted:
                 return self._stop_jamd(now)
-        elif control == c.cc_panic and value >= ON:
+        elif name == "panic":
             return self.panic(now)
-        elif control == c.cc_tempo:
-            self.clock.set_tempo(40 + 160 * value / 127)
+        elif name == "tempo":
+            self.clock.set_tempo(value)
             self.config = c.replace(tempo=round(self.clock.bpm, 2))
-        elif control == c.cc_tap and value >= ON:
+        elif name == "tap":
             self.clock.tap(now)
-        elif control == c.cc_stm:
-            self.config = c.replace(stm_strength=round(value / 127, 3))
-        elif control == c.cc_stm_reset and value >= ON:
+        elif name == "stm_reset":
             self.stm.forget()
+        elif name == "model":
+            return self._switch_model(value, now)
         return []
 
     def _switch_model(self, program: int, now: float) -> list[Scheduled]:

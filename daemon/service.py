@@ -44,12 +44,15 @@ class Service:
     """Runs ``engine`` between ``ports`` until a signal; ``serve()`` returns the exit code."""
 
     def __init__(self, config, ports, engine, reload: Callable[[], tuple] | None = None,
-                 notifier: Notifier | None = None, recorder=None):
+                 notifier: Notifier | None = None, recorder=None, watcher=None):
         self.config, self.ports, self.engine = config, ports, engine
         self._reload = reload  # () -> (config, engine) built from the re-read settings
         self.notifier = notifier or Notifier()
         self.recorder = recorder  # daemon.recorder.Recorder for --record; its writer thread does the I/O
-        self.output = Output(ports.send if recorder is None else _recording(ports.send, recorder))
+        # watcher: daemon.osc.OscServer for --osc; it copies the notes heard and sent for its subscribers.
+        self.watcher = watcher
+        send = ports.send if recorder is None else _recording(ports.send, recorder)
+        self.output = Output(send if watcher is None else _watched(send, watcher))
         self.latency = Samples()  # callback receipt -> decision made and immediate output sent
         self.received = 0
         self.bad = 0  # messages mido could not parse
@@ -118,9 +121,9 @@ class Service:
         except JamdError as e:
             log.error("reload failed, keeping the running settings: %s", e)
         else:
-            for key in ("backend", "input", "output", "virtual"):
+            for key in ("backend", "input", "output", "virtual", "osc", "osc_host", "clock"):
                 if getattr(config, key) != getattr(self.config, key):
-                    log.warning("reload: '%s' changed; ports change only on restart", key)
+                    log.warning("reload: '%s' changed; ports (MIDI, OSC, Link) change only on restart", key)
             self._controls.put(("swap", (config, engine)))
             self._wake()
             log.info("reloaded: mode %s, model %s", config.mode, engine.model.name)
@@ -128,6 +131,14 @@ class Service:
 
     def _wake(self) -> None:
         self.ports.queue.put_nowait(None)  # the engine thread then looks at the control requests
+
+    def post(self, job: Callable) -> None:
+        """Run ``job(engine, now)`` on the engine thread between messages; it returns messages to schedule.
+
+        Any thread may call it (OSC, Link): like the MIDI callbacks, they hand over and return.
+        """
+        self._controls.put(("job", job))
+        self._wake()
 
     # ---- engine thread ------------------------------------------------------------------
 
@@ -191,6 +202,8 @@ class Service:
                 self.output.schedule(out, time.monotonic())
             self.latency.add(time.monotonic() - received)
             self._track_key(index, channel, note, velocity)  # the books, after the decision
+            if self.watcher is not None:
+                self.watcher.heard(channel, note, velocity)
         else:
             try:
                 msg = from_bytes(data)
@@ -206,13 +219,17 @@ class Service:
         engine = self.engine
         before = (engine.config.mode, engine.model, engine.muted)
         out = engine.handle(msg, received, tick=received >= due)
-        now = time.monotonic()
+        self._switched(before, out, time.monotonic())
+        self.latency.add(time.monotonic() - received)
+
+    def _switched(self, before: tuple, out: list, now: float) -> None:
+        """Schedule ``out``; first silence jamd if the mode, the model or mute changed from ``before``."""
+        engine = self.engine
         if (engine.config.mode, engine.model, engine.muted) != before:
             log.info("switched to mode %s, model %s%s", engine.config.mode, engine.model.name,
                      ", muted" if engine.muted else "")
             self._silence(now)
         self.output.schedule(out, now)
-        self.latency.add(time.monotonic() - received)
 
     def _track_key(self, index: int, channel: int, note: int, velocity: int) -> None:
         """The player's keys down per input, to end them if that device is lost."""
@@ -239,6 +256,9 @@ class Service:
             elif what == "swap":
                 self._silence(now)
                 self.config, self.engine = arg
+            elif what == "job":
+                engine = self.engine
+                self._switched((engine.config.mode, engine.model, engine.muted), arg(engine, now), now)
         return False
 
     def _silence(self, now: float) -> None:
@@ -258,6 +278,13 @@ def _recording(send: Callable[[list[int]], None], recorder) -> Callable[[list[in
         send(data)
         recorder.jamd(data)
     return send_and_record
+
+
+def _watched(send: Callable[[list[int]], None], watcher) -> Callable[[list[int]], None]:
+    def send_and_tell(data: list[int]) -> None:
+        send(data)
+        watcher.sent(data)
+    return send_and_tell
 
 
 def _ask_realtime() -> None:
