@@ -411,7 +411,8 @@ class Engine:
         if self._silent_steps != beat or self._phrase.count < 4 * beat:
             return
         c = self.config
-        if not c.infer_bar or c.count_off or self.clock.following or not self.model.hears_position:
+        if not c.infer_bar or c.count_off or self.clock.source == "link" or self.clock.following \
+                or not self.model.hears_position or not self.model.sidecar.model_kind.writes_melody:
             return
         bar_steps = beat * c.beats_per_bar
         origin, _ = likeliest_origin(self.model, self._phrase.tokens(), self._phrase.first, bar_steps, beat,

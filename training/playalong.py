@@ -67,8 +67,11 @@ def played_notes(out, channel: int = JAMD, tempo: float = TEMPO) -> list[Note]:
 def play(model: StepModel, tune: Tune, notes: Sequence[Note], mode: str, seed: int, end: float,
          config: Config | None = None) -> list[Note]:
     """What jamd plays while the player plays ``notes`` of ``tune``, through ``end`` (quarter notes)."""
+    # The grid starts on the tune's bar 1 (a pickup is padded): bar 1 is known, as a count-off or a
+    # MIDI clock would tell it, so the phase is not inferred (bench/bar_phase.py measures that).
     config = (config or Config()).replace(model=model.name, mode=mode, tempo=TEMPO, seed=seed,
-                                          beats_per_bar=int(tune.metre.bar), metronome=False, thru=False)
+                                          beats_per_bar=int(tune.metre.bar), metronome=False, thru=False,
+                                          infer_bar=False)
     engine = Engine(config, model, np.random.default_rng(seed))
     return played_notes(simulate(engine, player_events(notes), end * 60.0 / TEMPO))
 
