@@ -48,9 +48,15 @@ def test_link_in_a_network_namespace_of_its_own():
     else:
         _no_namespace(f"cannot make a network namespace: {probe.stderr.strip()}")
     env = {**os.environ, "JAMD_TEST_NETNS": "1"}
-    inner = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", __file__]
-    run = subprocess.run([*unshare, "sh", "-c", NAMESPACE_SETUP + ' && exec "$@"', "sh", *inner], env=env,
-                         capture_output=True, text=True, timeout=600)
+    # faulthandler_timeout: a test stuck for two minutes prints every thread's stack before the timeout below.
+    inner = [sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-o", "faulthandler_timeout=120",
+             __file__]
+    try:
+        run = subprocess.run([*unshare, "sh", "-c", NAMESPACE_SETUP + ' && exec "$@"', "sh", *inner], env=env,
+                             capture_output=True, text=True, timeout=400)
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        pytest.fail("the Link tests got stuck inside their namespace:\n" + out[-8000:])
     print(run.stdout[-6000:], run.stderr[-2000:])
     assert run.returncode == 0, "the Link tests failed inside their namespace (output above)"
     assert "3 passed" in run.stdout, "the Link tests did not all run inside their namespace"
