@@ -25,9 +25,9 @@ from typing import Any
 
 from pythonosc.osc_packet import OscPacket
 
-from daemon import chords as chordlib
 from daemon.controls import BY_ADDRESS, MELODY_MODES, MODES, PREFIX, REQUESTS, Control, settings
 from daemon.errors import JamdError
+from daemon.kinds import check_mode, kind_named
 from daemon.model import shipped_models
 from daemon.osc_out import Publisher
 
@@ -87,7 +87,7 @@ def setting_value(control: Control, args: list, model_kind: str = "melody") -> A
         if arg not in MODES:
             raise bad("out of range" if number else "no such mode")
         try:
-            chordlib.check_mode(arg, model_kind, "running")
+            check_mode(arg, kind_named(model_kind), "running")
         except JamdError as e:
             raise BadOsc(f"mode {control.address}", f"{control.address} {arg!r}: {e}") from None
         return arg
