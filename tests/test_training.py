@@ -293,3 +293,18 @@ def test_same_seed_trains_the_same_weights(tmp_path):
     seed_everything(6)
     other = sequence_model(first.config)
     assert not np.array_equal(first.model.get_weights()[0], other.get_weights()[0])
+
+
+def test_a_long_fit_resumes_from_its_workdir(tmp_path, capsys):
+    """Two sittings: one epoch, then --resume for a second, which goes on from the first's best weights."""
+    args = ["fit", *KERN, "--name", "two", "-o", str(tmp_path / "two.onnx"), "--workdir", str(tmp_path / "run"),
+            "--units", "8", "--embedding", "4", "--window", "64", "--val-fraction", "0.3"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JAMD_CACHE", str(tmp_path / "cache"))
+        assert cli.main([*args, "--epochs", "1"]) == 0
+        first = (tmp_path / "run" / "train.csv").read_text().splitlines()
+        assert cli.main([*args, "--epochs", "2", "--resume"]) == 0
+    assert "resuming" in capsys.readouterr().err
+    rows = (tmp_path / "run" / "train.csv").read_text().splitlines()
+    assert len(first) == 2 and len(rows) == 3 and rows[1] == first[1], "epoch 1 kept, epoch 2 added"
+    assert load_sidecar(tmp_path / "two.json").metrics["epochs"] == 2

@@ -103,6 +103,8 @@ def add_fit_parser(sub) -> None:
         p.add_argument("data", nargs="*", metavar="DATA",
                        help="corpus files or directories (.krn .abc .mid .xml), or music21:NAME")
         add_destination_flags(p, "checkpoints, train.csv, loss/accuracy plots")
+        p.add_argument("--resume", action="store_true", help="go on from the run in --workdir (its best "
+                       "weights, epochs and learning rate): for a fit longer than one sitting")
         add_flags(p)
         p.set_defaults(func=fit_command, **({"kind": "chords"} if chords else {}))
 
@@ -125,7 +127,7 @@ def fit_command(args: argparse.Namespace) -> int:
     from training.train import fit
 
     songs, corpus = load_songs(settings, data)
-    result = fit(TASKS[settings.kind](songs, settings), settings, workdir)
+    result = fit(TASKS[settings.kind](songs, settings), settings, workdir, resume=bool(values.get("resume")))
     metrics, extra = dict(result.metrics), {}
     if settings.kind == "chords":
         from training.chords import held_out

@@ -167,8 +167,12 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def fit(task: Task, settings: TrainSettings, workdir: Path, *, verbose: int = 1) -> TrainResult:
-    """Train on ``task``; write ``train.csv``, the curves (``*.png``) and ``best.weights.h5`` in ``workdir``."""
+def fit(task: Task, settings: TrainSettings, workdir: Path, *, verbose: int = 1, resume: bool = False) -> TrainResult:
+    """Train on ``task``; write ``train.csv``, the curves (``*.png``) and ``best.weights.h5`` in ``workdir``.
+
+    ``resume``: go on from the run ``workdir`` holds (its best weights, epochs and learning rate), for
+    fits longer than one sitting; not bit-identical to an unbroken run (Adam's moments start afresh).
+    """
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     seed_everything(settings.seed)
@@ -204,8 +208,9 @@ def fit(task: Task, settings: TrainSettings, workdir: Path, *, verbose: int = 1)
                                                                  settings.batch)["onset_accuracy"]
         _write_log(workdir, history, task.kind)
 
+    history = resumed(model, workdir) if resume else []
     history = fit_epochs(model, config, next_epoch, val_data, settings, workdir / "best.weights.h5", rng, verbose,
-                         on_epoch)
+                         on_epoch, history)
     metrics = {f"val_{k}": v for k, v in
                evaluate_windows(model, config, *val_data, settings.batch, task.onsets_are_pitches).items()}
     best_row = min(history, key=lambda r: r["val_loss"])
@@ -231,18 +236,39 @@ def compiled_model(config: ModelConfig, lr: float) -> keras.Model:
     return model
 
 
+def resumed(model, workdir: Path) -> list[dict]:
+    """The epochs of the run in ``workdir`` (``train.csv``), its best weights loaded into ``model``."""
+    log, best = workdir / "train.csv", workdir / "best.weights.h5"
+    if not log.is_file() or not best.is_file():
+        raise JamdError(f"{workdir}: nothing to resume (needs train.csv and best.weights.h5 of an earlier run)")
+    with open(log, newline="") as f:
+        history = [{k: int(v) if k in ("epoch", "tokens_per_s") else float(v) for k, v in row.items()}
+                   for row in csv.DictReader(f)]
+    model.load_weights(best)
+    print(f"resuming {workdir} after epoch {len(history)} (best validation loss "
+          f"{min(r['val_loss'] for r in history):.4f})", file=sys.stderr)
+    return history
+
+
 def fit_epochs(model, config: ModelConfig, next_epoch, val_data, settings: TrainSettings, best_path: Path,
-               rng: np.random.Generator, verbose: int = 1, on_epoch=None) -> list[dict]:
+               rng: np.random.Generator, verbose: int = 1, on_epoch=None, history: list[dict] | None = None
+               ) -> list[dict]:
     """Train epoch by epoch on ``next_epoch() -> (inputs, y, w)`` until the validation loss stops improving.
 
     The learning rate halves after ``lr_patience`` epochs without a better validation loss; training
     stops after ``patience`` (or at ``epochs``). The best weights are kept in ``best_path`` and loaded
-    back at the end. Returns one row per epoch.
+    back at the end. Returns one row per epoch; ``history`` (a resumed run's) goes on from its last.
     """
-    history: list[dict] = []
-    best, waited = math.inf, 0
+    history = list(history or [])
     val_x, val_y, val_w = val_data
-    for epoch in range(settings.epochs):
+    best = min((r["val_loss"] for r in history), default=math.inf)
+    waited = len(history) - 1 - min(range(len(history)), key=lambda i: history[i]["val_loss"]) if history else 0
+    if history:
+        keras.backend.set_value(model.optimizer.learning_rate,
+                                history[-1]["lr"] / (2 if waited and waited % settings.lr_patience == 0 else 1))
+        if waited >= settings.patience:
+            return history
+    for epoch in range(len(history), settings.epochs):
         x, y, w = next_epoch()
         order = rng.permutation(len(y))
         began = time.perf_counter()
