@@ -178,6 +178,6 @@ def test_program_change_to_a_melody_model_keeps_the_chords_playing(chord_model, 
     shutil.copy(folk_model_path, tmp_path / "alpha.onnx")
     shutil.copy(sidecar_path(folk_model_path), tmp_path / "alpha.json")
     monkeypatch.setenv("JAMD_MODELS", str(tmp_path))
-    engine = make_engine(chord_model, mode="chords", load_model=load_model)
+    engine = make_engine(chord_model, mode="chords", load_model=load_model, program_channel=1)
     engine.handle(mido.Message("program_change", program=shipped_models().index("alpha")), 0.5)
     assert engine.model is chord_model and engine.config.mode == "chords"
