@@ -14,6 +14,7 @@ played a little late still counts; jamd's reply for step k+1 is then due half a 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Callable
 
@@ -60,6 +61,7 @@ class Engine:
         self._held: set[tuple[int, int]] = set()  # the player's keys down, (channel, note)
         self.player = Player()  # what the behaviours know of the player, brought up to date each step
         self._idle_steps = 0  # steps in a row with nothing from anyone
+        self._peeked: tuple[int, np.ndarray] | None = None  # (model steps, probabilities) at the last look-ahead
         self._listen_from = 0  # --count-off: the player's notes count from this grid step on
         check_mode(config.mode, model.sidecar.model_kind, model.name)
         self.palette = Palette(model.vocab)
@@ -83,7 +85,7 @@ class Engine:
         """
         if not self.clock.anchored:
             return 0.0
-        return min(self.clock.window_close(), self.out.next_time())
+        return min(self.clock.window_close(), self.out.next_time(), self._listen_time())
 
     def tick(self, now: float) -> list[Scheduled]:
         """Run every grid step due by ``now`` (seconds) and return the messages due by then."""
@@ -92,12 +94,34 @@ class Engine:
             if self.config.count_off and self.config.clock != "midi":
                 self._count_off()
         self.clock.check_fallback(now)
-        while self.clock.window_close() <= now:
+        while True:
+            close, listen = self.clock.window_close(), self._listen_time()
+            if min(close, listen) > now:
+                break
+            if listen <= close:  # before the window closes: its onsets are still there to hear
+                self._hear_open_step()
+                continue
             began = time.perf_counter()
             self._close_window()
             self._measure(time.perf_counter() - began)
             self.clock.advance()
         return self.out.due(now)
+
+    def _listen_time(self) -> float:
+        """When the behaviour wants to hear the open step's onsets (chords: the note struck on a beat)."""
+        step = self.mode.listening
+        if step is None or step != self.clock.step or not self.clock.running:
+            return math.inf
+        return self.clock.step_time(step) + self._listen_offset()
+
+    def _listen_offset(self) -> float:
+        return min(self.config.chord_wait, 0.45 * self.clock.step_seconds)  # before the window closes
+
+    def _hear_open_step(self) -> None:
+        step = self.clock.step
+        pitches = self.mode.hear(self._onsets, self)
+        if pitches is not None and not self.muted:
+            self._sound(pitches, step, self._listen_offset())
 
     def _measure(self, seconds: float) -> None:
         ms, n = seconds * 1000.0, self.stats["steps"]
@@ -260,16 +284,17 @@ class Engine:
         self.mode.stop()
         return self.out.cancel(self.channel, now)
 
-    def _sound(self, pitches, step: int) -> None:
-        """End jamd's notes and start ``pitches`` on grid ``step``, at the player's velocity."""
+    def _sound(self, pitches, step: int, offset: float = 0.0) -> None:
+        """End jamd's notes and start ``pitches`` on grid ``step`` (``offset`` seconds after it), at
+        the player's velocity."""
         when = self.clock.step_time(step)
-        self.out.release(self.channel, when, step)
+        self.out.release(self.channel, when + offset, step)
         bounds = pitch_range(self.config.range)
         if bounds:  # --range: an instrument's compass; octaves keep the melody's pitch classes
             pitches = sorted({fold(p, *bounds) for p in pitches})
         for pitch in pitches:
             self.out.at(when, mido.Message("note_on", channel=self.channel, note=pitch,
-                                           velocity=self.velocity.velocity), step)
+                                           velocity=self.velocity.velocity), step, offset)
             self.stats["notes_out"] += 1
 
     # ---- the grid step ----------------------------------------------------------------
@@ -322,6 +347,8 @@ class Engine:
         Asked for only on a step where jamd plays: the softmax and the blend cost more than
         feeding and learning, which every step does.
         """
+        if self._peeked is not None and self._peeked[0] == self.model.steps:
+            return self._peeked[1].copy()  # the look-ahead left the model's scores of its last branch
         return self.stm.blend(self.model.probabilities(), self.config.stm_strength)
 
     def draw(self, probs: np.ndarray) -> int:
@@ -338,6 +365,7 @@ class Engine:
                 self.model.feed(HOLD_ID, *self.clock.position(k + 1 + j, self.config.beats_per_bar))
                 ahead.append(self.model.probabilities())
             self.model.set_state(state)
+            self._peeked = (self.model.steps, ahead[0])
         return ahead
 
     def _count_off(self) -> None:

@@ -9,11 +9,13 @@ model one token a grid step and sends what the mode's behaviour decides. Every s
 
 ``stops_on_note``: a player's note-on ends jamd's notes at once while ``active`` (respond's
 barge-in; read on the input path, so plain attributes). ``stop()``: the hub ended jamd's notes,
-forget the plans. ``idle_resets``: a long silence may start the model afresh.
+forget the plans. ``idle_resets``: a long silence may start the model afresh. ``listening``: a
+step whose onsets the behaviour wants to hear (``hear``) a moment after it begins, before the
+step's window closes (chords waits for the note struck on the beat).
 
 What a behaviour gets from the hub (tests give a small fake with fixed probabilities):
 ``clock``, ``config``, ``player`` (``Player``), ``palette`` (``daemon.harmony.Palette``),
-``probabilities()`` (the LSTM blended with the short-term model), ``draw(probs)`` (temperature,
+``outputs`` (what the probabilities score), ``probabilities()`` (the LSTM blended with the short-term model), ``draw(probs)`` (temperature,
 top-k, the seeded generator) and ``look_ahead(steps)`` (probabilities ``steps`` steps on if nothing
 new starts, from a copy of the model's state). Chords mode is in ``daemon/accompany.py``.
 """
@@ -30,7 +32,8 @@ KEY_NOTES = 4  # duet: the player's notes heard before jamd joins in (it has hea
 KEY_MEMORY = 0.97  # weight left to a pitch class heard one note ago: the key heard follows a modulation
 OUT_OF_KEY = 0.1  # weight of a pitch class the player has not played (the key heard: any mode or scale)
 REPEAT = 0.3  # respond: weight of the pitch jamd (or the player) just played, so answers move
-CONSONANCE = 3.0  # duet: exponent on the consonance with the player's expected note (0 = ignore it)
+VOICE_BELOW = 7  # duet: semitones from the player's running mean down to the top of jamd's register
+CONSONANCE = 5.0  # duet: exponent on the consonance with the player's expected note (0 = ignore it)
 DUE = 0.5  # next: the guess sounds on the step by which the next onset is this likely
 LOOK_BEATS = 2  # next: how far ahead (beats) the next onset is looked for
 
@@ -94,11 +97,16 @@ class Behaviour:
     stops_on_note = False
     active = False
     idle_resets = True
+    listening: int | None = None  # a step whose onsets it wants to hear before the window closes
 
     def heard(self, k: int, player: int) -> int:
         return player
 
     def decide(self, step: int, hub) -> tuple[int, ...] | None:
+        return None
+
+    def hear(self, struck, hub) -> tuple[int, ...] | None:
+        """The ``listening`` step is open and the player has started ``struck`` (pitches) in it so far."""
         return None
 
     def stop(self) -> None:
@@ -184,14 +192,15 @@ class Respond(Behaviour):
 
 
 class Duet(Behaviour):
-    """A second voice from the player's fourth note on: in a register of its own (an octave under
-    the player's), its notes weighted towards 3rds, 6ths and 5ths with the note the player is
+    """A second voice from the player's fourth note on: in a register of its own (the 15 semitones
+    from a fifth under the player's running mean down), its notes weighted towards 3rds, 6ths and 5ths with the note the player is
     expected to sound (the one held, or the model's guess at their next), in the key heard."""
 
     idle_resets = False
 
     def __init__(self) -> None:
         self.plan: tuple[int, int] | None = None
+        self.last: int | None = None  # the pitch jamd sounded last (its top note)
 
     def heard(self, k: int, player: int) -> int:
         # The model hears one melody: the player's onset wins the step, otherwise jamd's own line.
@@ -218,33 +227,38 @@ class Duet(Behaviour):
         self.plan = (step, token)
         if token == HOLD_ID:
             return None
-        low = round(player.register) - 19  # an octave under the player's register, 12 semitones wide
-        return tuple(sorted({fold(p, low, low + 11) for p in palette.pitches[token]}))
+        # Under the player's register, each note in the octave nearest jamd's last: a line, not leaps.
+        high = round(player.register) - VOICE_BELOW
+        placed = tuple(sorted({nearest(p, self.last or high - 6, high - 15, high) for p in palette.pitches[token]}))
+        if placed:
+            self.last = placed[-1]
+        return placed
 
 
 class Next(Behaviour):
     """After each note the player starts, jamd's guess at their next note, sounded on the step the
-    next onset is likely due (``DUE``, looked up to ``LOOK_BEATS`` ahead), held at most a beat; a
-    guess that would clash with a note the player still holds waits for it to end."""
+    next onset is likely due (``DUE``, looked up to ``LOOK_BEATS`` ahead) if it would clash with the
+    note the player holds, at once if it would not; held at most a beat."""
 
     def __init__(self) -> None:
-        self.pending: tuple[int, int] | None = None  # (step, token) of the guess to sound
+        self.due: int | None = None  # the step the guess is to sound on
+        self.guess = REST_ID  # the guess, a token
         self.began: int | None = None  # step of the guess sounding
 
     def stop(self) -> None:
-        self.pending = self.began = None
+        self.due = self.began = None
 
     def decide(self, step: int, hub) -> tuple[int, ...] | None:
         player, palette, beat = hub.player, hub.palette, hub.clock.steps_per_beat
         if player.onset:
-            self.pending = self._guess(step, hub)
-        if self.pending is not None and step >= self.pending[0]:
-            token = self.pending[1]
-            if player.onset or not any(harmony.dissonant(p, h) for p in palette.pitches[token] for h in player.held):
-                self.pending, self.began = None, step
-                return palette.pitches[token]
-            if step - self.pending[0] >= beat:
-                self.pending = None  # the player held on: this guess is stale
+            due, self.guess = self._guess(step, hub)
+            # A guess that clashes with the note held waits until that note is likely over; one
+            # that does not may sound at once.
+            clash = any(harmony.dissonant(p, h) for p in palette.pitches[self.guess] for h in player.held)
+            self.due = due if clash else step
+        if self.due is not None and step >= self.due:
+            self.due, self.began = None, step
+            return palette.pitches[self.guess]
         if self.began is not None and step - self.began >= beat:
             self.began = None
             return RELEASE
@@ -255,15 +269,16 @@ class Next(Behaviour):
         palette = hub.palette
         ahead = hub.look_ahead(LOOK_BEATS * hub.clock.steps_per_beat)
         total = np.zeros(len(ahead[0]))
-        waiting, due = 1.0, None  # the chance no note has started yet
+        waiting, due, likeliest = 1.0, None, (0.0, step)  # waiting: the chance no note has started yet
         for j, probs in enumerate(ahead):
             onset = probs[palette.is_pitch].sum()
             total += waiting * pitches_only(probs)
             if due is None and 1.0 - waiting * (1.0 - onset) >= DUE:
                 due = step + j
+            likeliest = max(likeliest, (waiting * onset, step + j))
             waiting *= 1.0 - onset
         total[~palette.is_pitch] = 0.0
-        return (step if due is None else due), int(np.argmax(total))
+        return (likeliest[1] if due is None else due), int(np.argmax(total))
 
 
 def fold(pitch: int, low: int, high: int) -> int:
@@ -273,6 +288,12 @@ def fold(pitch: int, low: int, high: int) -> int:
     while pitch > high:
         pitch -= 12
     return pitch
+
+
+def nearest(pitch: int, near: int, low: int, high: int) -> int:
+    """``pitch`` moved by whole octaves into ``low``..``high`` (high - low >= 11), nearest to ``near``."""
+    pitch = fold(pitch, low, high)
+    return min((p for p in (pitch - 12, pitch, pitch + 12) if low <= p <= high), key=lambda p: abs(p - near))
 
 
 def behaviour(mode: str, **kwargs) -> Behaviour:

@@ -3,6 +3,7 @@
 import math
 
 import mido
+import numpy as np
 import pytest
 
 from daemon.encoding import HOLD_ID, REST_ID, START_ID, token_pitches
@@ -91,6 +92,21 @@ def test_next_mode_sounds_its_guess_on_the_grid_when_the_next_note_is_due(folk_m
     # The guess is the next note the model expects, not an echo of the step after every onset.
     assert [t for t, _ in ons] != pytest.approx([(k + 1) * step for k in onsets][:len(ons)])
     assert_hygienic(out + engine.silence(5.0))
+
+
+def test_looking_ahead_leaves_the_model_where_it_was(folk_model):
+    engine = make_engine(folk_model, mode="next")
+    run(engine, tune(until=3.0), until=3.0)
+    state, now = folk_model.get_state(), engine.probabilities()
+    ahead = engine.look_ahead(8)
+    assert len(ahead) == 8 and np.allclose(ahead[0], now) and not np.allclose(ahead[-1], now)
+    assert np.allclose(engine.probabilities(), now)
+    token = folk_model.vocab.id("67")
+    folk_model.feed(token)
+    after = folk_model.probabilities()
+    folk_model.set_state(state)
+    folk_model.feed(token)
+    assert np.allclose(folk_model.probabilities(), after)
 
 
 def test_next_mode_feeds_only_the_players_notes(folk_model):

@@ -154,18 +154,19 @@ def _together(model, tunes, seeds, phrase_bars, mode, config, chorales=()) -> di
         for seed in seeds:
             heard = [n for n in play(model, tune, notes, mode, seed, span + tune.metre.bar, config) if n.start < span]
             if mode == "next":
-                _guesses(sides["jamd"], heard, line, tune, model.steps_per_beat)
+                _guesses(sides["jamd"], heard, line, tune)
             else:
                 _duet(sides["jamd"], heard, notes, tune)
                 _duet(sides["baseline"], _random_in_key(heard, tune.key, seed), notes, tune, vertical_only=True)
     return sides
 
 
-def _guesses(tally: Tally, heard: list[Note], line: list[Note], tune: Tune, steps_per_beat: int) -> None:
-    """next mode: jamd's guess after each player onset is its note on the following grid step."""
-    at = {n.start: n for n in mu.melody(heard)}
+def _guesses(tally: Tally, heard: list[Note], line: list[Note], tune: Tune) -> None:
+    """next mode: jamd's guess after each player onset is its first note after that onset, up to
+    and with the player's next onset (a guess may sound when jamd expects the next note)."""
+    mine = mu.melody(heard)
     for n, nxt in zip(line, line[1:]):
-        guess = at.get((round(n.start * steps_per_beat) + 1) / steps_per_beat)  # the step after the onset's
+        guess = next((g for g in mine if n.start + mu.EPS < g.start <= nxt.start + mu.EPS), None)
         tally["next_correct"].add(guess is not None and guess.pitch == nxt.pitch)
         tally["next_guessed"].add(guess is not None)
     for guess in mu.melody(heard):
@@ -210,9 +211,10 @@ def _chords(model, tunes, seeds, config) -> dict[str, Tally]:
         beats = len(tune.chords)
         _progression(sides["real"], tune.chords, tune, against_track=False)
         _progression(sides["baseline"], [symbol(tonic, "m" if mode == "minor" else "")] * beats, tune)
+        lag = config.chord_wait * TEMPO / 60.0  # quarter notes: jamd sounds a beat's chord this long after it
         for seed in seeds:
             heard = play(model, tune, tune.notes, "chords", seed, beats + tune.metre.bar, config)
-            _progression(sides["jamd"], [identify(mu.sounding(heard, b)) for b in range(beats)], tune)
+            _progression(sides["jamd"], [identify(mu.sounding(heard, b + lag)) for b in range(beats)], tune)
     return sides
 
 
