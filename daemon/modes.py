@@ -14,10 +14,11 @@ step whose onsets the behaviour wants to hear (``hear``) a moment after it begin
 step's window closes (chords waits for the note struck on the beat).
 
 What a behaviour gets from the hub (tests give a small fake with fixed probabilities):
-``clock``, ``config``, ``player`` (``Player``), ``palette`` (``daemon.harmony.Palette``),
-``outputs`` (what the probabilities score), ``probabilities()`` (the LSTM blended with the short-term model), ``draw(probs)`` (temperature,
-top-k, the seeded generator) and ``look_ahead(steps)`` (probabilities ``steps`` steps on if nothing
-new starts, from a copy of the model's state). Chords mode is in ``daemon/accompany.py``.
+``clock``, ``config``, ``stats``, ``player`` (``Player``), ``palette`` (``daemon.harmony.Palette``),
+``outputs`` (what the probabilities score), ``probabilities()`` (the LSTM blended with the
+short-term model), ``draw(probs)`` (temperature, top-k, the seeded generator) and
+``look_ahead(steps)`` (probabilities ``steps`` steps on if nothing new starts, from a copy of the
+model's state). Chords mode is in ``daemon/accompany.py``.
 """
 
 from __future__ import annotations

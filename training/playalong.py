@@ -10,14 +10,16 @@ beside the real music and a baseline:
   and detached (each note half as long); the answer is compared with the tune's next
   ``answer_bars`` bars;
 - duet / next: the first ``2 * phrase_bars`` whole bars are played; duet's baseline is jamd's
-  rhythm with random in-key pitches near jamd's, next's is the in-song bigram. Duet's real
+  rhythm with random in-key pitches near jamd's, next's is the in-song bigram. next's guess after
+  a player's note is jamd's first note after it, up to and with the player's next note. Duet's real
   music for the vertical figures is soprano (the player) against alto (jamd) in Bach chorales;
-- chords: the whole melody; the chord on each quarter-note beat against the chord track and
-  against the key's tonic chord on every beat.
+- chords: the whole melody; the chord jamd sounds for each quarter-note beat (``chord_wait``
+  after it) against the chord track and against the key's tonic chord on every beat.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Sequence
 
@@ -211,7 +213,8 @@ def _chords(model, tunes, seeds, config) -> dict[str, Tally]:
         beats = len(tune.chords)
         _progression(sides["real"], tune.chords, tune, against_track=False)
         _progression(sides["baseline"], [symbol(tonic, "m" if mode == "minor" else "")] * beats, tune)
-        lag = config.chord_wait * TEMPO / 60.0  # quarter notes: jamd sounds a beat's chord this long after it
+        # jamd sounds a beat's chord chord_wait after it: quarter notes, up to played_notes' 1/48 grid
+        lag = math.ceil(config.chord_wait * TEMPO / 60.0 * 48) / 48
         for seed in seeds:
             heard = play(model, tune, tune.notes, "chords", seed, beats + tune.metre.bar, config)
             _progression(sides["jamd"], [identify(mu.sounding(heard, b + lag)) for b in range(beats)], tune)
