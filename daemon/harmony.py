@@ -66,11 +66,12 @@ class Palette:
         self.top = np.array([max(p) if p else -1 for p in self.pitches])
         self.top_pc = np.where(self.top >= 0, self.top % 12, SPECIAL)
         self.is_pitch = self.top >= 0
-        self.by_pitch = {int(p): i for i, p in enumerate(self.top) if p >= 0 and len(self.pitches[i]) == 1}
+        self._weights = np.ones(SPECIAL + 1)  # 12 pitch-class weights, then 1 for the specials
 
     def weigh(self, probs: np.ndarray, pc_weights: np.ndarray) -> np.ndarray:
         """``probs`` with each pitch token's probability times its class's weight (12 weights)."""
-        return probs * np.append(pc_weights, 1.0)[self.top_pc]
+        self._weights[:SPECIAL] = pc_weights
+        return probs * self._weights[self.top_pc]
 
     def pitch_classes(self, probs: np.ndarray) -> np.ndarray:
         """The pitch mass of ``probs`` per pitch class (12 values, summing to 1; uniform if none)."""

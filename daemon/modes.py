@@ -51,6 +51,7 @@ class Player:
         self.notes = 0  # onsets since the model was last reset
         self.counts = np.zeros(12)  # pitch classes heard, recent ones weighing more (``KEY_MEMORY``)
         self.register = 60.0  # running mean of their pitches (MIDI)
+        self._key_weights = np.ones(12)
 
     def hear(self, token: int, onsets: set[int], held: set[tuple[int, int]]) -> None:
         self.onset = bool(onsets)
@@ -64,15 +65,18 @@ class Player:
                 self.counts[pitch % 12] += 1.0
             self.register += (0.2 if self.notes else 1.0) * (self.pitch - self.register)
             self.notes += 1
+            self._key_weights = np.where(self.counts > 0, 1.0, OUT_OF_KEY)
 
     def forget(self) -> None:
         """A new phrase from a fresh model state: the key is heard again."""
         self.notes, self.silent_steps = 0, 0
         self.counts[:] = 0.0
+        self._key_weights = np.ones(12)
 
     def key_weights(self) -> np.ndarray:
-        """Per pitch class: 1 if the player has played it, else ``OUT_OF_KEY``."""
-        return np.where(self.counts > 0, 1.0, OUT_OF_KEY) if self.counts.any() else np.ones(12)
+        """Per pitch class: 1 if the player has played it since the reset, else ``OUT_OF_KEY``
+        (all 1 before their first note)."""
+        return self._key_weights
 
 
 def steer(probs: np.ndarray, palette: harmony.Palette, weights: np.ndarray) -> np.ndarray:
@@ -195,7 +199,7 @@ class Respond(Behaviour):
 class Duet(Behaviour):
     """A second voice from the player's fourth note on: in a register of its own (the 15 semitones
     from a fifth under the player's running mean down), its notes weighted towards 3rds, 6ths and 5ths with the note the player is
-    expected to sound (the one held, or the model's guess at their next), in the key heard."""
+    expected to sound while they play (the one held, or the model's guess at their next), in the key heard."""
 
     idle_resets = False
 
@@ -218,12 +222,14 @@ class Duet(Behaviour):
         if player.notes < KEY_NOTES:
             return None
         probs = hub.probabilities()
-        expected = palette.pitch_classes(probs)
-        if player.held:
-            onset = probs[palette.is_pitch].sum()  # the chance the player strikes a new note now
-            held = np.bincount([p % 12 for p in player.held], minlength=12) / len(player.held)
-            expected = onset * expected + (1.0 - onset) * held
-        weights = harmony.consonance(expected) ** CONSONANCE * player.key_weights()
+        weights = player.key_weights()
+        if player.held or player.steps_since_onset < hub.clock.steps_per_beat:  # the player is playing
+            expected = palette.pitch_classes(probs)
+            if player.held:
+                onset = probs[palette.is_pitch].sum()  # the chance the player strikes a new note now
+                held = np.bincount([p % 12 for p in player.held], minlength=12) / len(player.held)
+                expected = onset * expected + (1.0 - onset) * held
+            weights = harmony.consonance(expected) ** CONSONANCE * weights
         token = hub.draw(steer(probs, palette, weights))
         self.plan = (step, token)
         if token == HOLD_ID:

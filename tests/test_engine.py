@@ -89,8 +89,6 @@ def test_next_mode_sounds_its_guess_on_the_grid_when_the_next_note_is_due(folk_m
         # After a note the player started, at most two beats (LOOK_BEATS) on, never before it.
         assert heard and round(t / step) - heard[-1] <= 2 * folk_model.steps_per_beat
         assert str(m.note) in folk_model.vocab
-    # The guess is the next note the model expects, not an echo of the step after every onset.
-    assert [t for t, _ in ons] != pytest.approx([(k + 1) * step for k in onsets][:len(ons)])
     assert_hygienic(out + engine.silence(5.0))
 
 
