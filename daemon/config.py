@@ -80,8 +80,15 @@ class Config:
                               range=(1, 16), metavar="N")
     answer_after_bars: float = _opt(1.0, "respond mode: bars of player silence before jamd answers",
                                     range=(0.25, 16.0), metavar="BARS")
-    answer_bars: float = _opt(2.0, "respond mode: length of jamd's answer in bars", range=(0.25, 32.0),
+    answer_bars: float = _opt(2.0, "respond mode: longest answer in bars (an answer is as long as the phrase, "
+                              "within this)", range=(0.25, 32.0),
                               metavar="BARS")
+    chord_wait: float = _opt(0.03, "chords mode: seconds jamd waits after a beat to hear the melody note struck "
+                             "on it before choosing the chord (at most half a grid step); 0 = choose before the beat",
+                             range=(0.0, 0.1), metavar="SECONDS")
+    program_channel: int = _opt(0, "channel whose Program Change n switches to the n-th model (sorted names); "
+                                "0 = off: a keyboard or GM file sends Program Change on load", range=(0, 16),
+                                metavar="CH")
     thru: bool = _opt(False, "echo the player's notes to the output on their own channel")
     metronome: bool = _opt(False, "click on every beat")
     infer_bar: bool = _opt(True, "on the internal clock without a count-off, find where the bar begins from "

@@ -1,18 +1,11 @@
-"""The musical core: player's MIDI and the time in, jamd's timed MIDI out. No ports, no threads.
+"""The hub of jamd's music: player's MIDI and the time in, jamd's timed MIDI out. No ports, no threads.
 
-Every grid step the model is fed exactly one token and its state is carried, never re-run:
-
-- ``respond``: the player's notes (teacher forcing); after ``answer_after_bars`` of player
-  silence jamd answers for ``answer_bars``, sampling from the state and feeding its own
-  tokens back, so the answer continues the phrase. A player's note stops it at once.
-- ``next``: the player's notes; after each note the player starts, jamd plays the predicted
-  next note on the next step (for at most a beat).
-- ``duet``: jamd plays all the time. The model hears one melody: the player's notes on a
-  step where the player starts one, otherwise jamd's own token. A melody model cannot hear
-  two voices at once, and letting the player win means jamd's line bends to follow them.
-- ``chords`` (a chords model only): the player's notes; on every beat jamd sounds the chord
-  the model chose from the melody heard before the beat, voiced by ``daemon.chords``, and
-  holds it until the chord changes. After a bar of player silence the chord ends.
+The engine keeps time (``daemon.clock``), takes the player's notes, feeds the model exactly one
+token every grid step (its state carried, never re-run) and sends what the mode's behaviour
+decides (``daemon/modes.py``: respond, duet, next; ``daemon/accompany.py``: chords). The
+behaviour says which token a step feeds (the player's, or jamd's own), what jamd sounds on the
+next step and whether a player's note stops it; the engine keeps the books: the notes jamd
+has sounding (``voice.Outbox``, their one owner), the player's keys, the idle reset.
 
 The token for step k is fed when its window closes (half a step after ``T_k``), so a note
 played a little late still counts; jamd's reply for step k+1 is then due half a step later.
@@ -21,6 +14,7 @@ played a little late still counts; jamd's reply for step k+1 is then due half a 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Callable
 
@@ -29,15 +23,16 @@ import numpy as np
 
 from daemon.blend import ShortTerm
 from daemon.clock import Clock
-from daemon import chords as chordlib
 from daemon import controls
 from daemon.config import Config, pitch_range
-from daemon.encoding import HOLD_ID, REST_ID, START_ID, token_pitches
+from daemon.encoding import HOLD_ID, REST_ID, START_ID
 from daemon.errors import JamdError
+from daemon.harmony import Palette
 from daemon.kinds import check_mode
 from daemon.messages import note_off, note_on
 from daemon.model import StepModel, sample, shipped_models
 from daemon.phase import PhraseBuffer, likeliest_origin
+from daemon.modes import Player, behaviour, fold
 from daemon.voice import Outbox, Scheduled, VelocityFollower
 
 log = logging.getLogger("jamd.engine")
@@ -65,17 +60,13 @@ class Engine:
                             "barge_ins": 0, "model_switches": 0, "bar_phase_changes": 0, "decision_ms_max": 0.0, "decision_ms_mean": 0.0}
         self._onsets: set[int] = set()  # pitches the player started in the open window
         self._held: set[tuple[int, int]] = set()  # the player's keys down, (channel, note)
-        self._plan: tuple[int, int] | None = None  # (step, token id) jamd plays on that step
-        self._answer_left = 0  # answer tokens still to sample; answering while > 0 or planned
-        self._armed = False  # respond: the player played since jamd's last answer
-        self._silent_steps = 0  # steps in a row with nothing from the player
-        self._steps_since_onset = 0  # steps since the player last started a note
+        self.player = Player()  # what the behaviours know of the player, brought up to date each step
         self._idle_steps = 0  # steps in a row with nothing from anyone
-        self._next_began: int | None = None  # next mode: step of jamd's sounding prediction
-        self._chord: int | None = None  # chords mode: id of the chord sounding (or starting)
+        self._peeked: tuple[int, np.ndarray] | None = None  # (model steps, probabilities) at the last look-ahead
         self._listen_from = 0  # --count-off: the player's notes count from this grid step on
         self._phrase = PhraseBuffer()  # the player's phrase, to find the bar phase from (daemon/phase.py)
         check_mode(config.mode, model.sidecar.model_kind, model.name)
+        self.palette = Palette(model.vocab)
         self._reset_model()
 
     @property
@@ -83,8 +74,9 @@ class Engine:
         return self.config.channel - 1
 
     @property
-    def answering(self) -> bool:
-        return self._answer_left > 0 or self._plan is not None
+    def outputs(self) -> tuple[str, ...]:
+        """What the model's probabilities score (a chords model: chord symbols)."""
+        return self.model.sidecar.outputs
 
     @property
     def chord(self) -> str | None:
@@ -101,7 +93,7 @@ class Engine:
         """
         if not self.clock.anchored:
             return 0.0
-        return min(self.clock.window_close(), self.out.next_time())
+        return min(self.clock.window_close(), self.out.next_time(), self._listen_time())
 
     def tick(self, now: float) -> list[Scheduled]:
         """Run every grid step due by ``now`` (seconds) and return the messages due by then."""
@@ -110,7 +102,13 @@ class Engine:
             if self.config.count_off and self.config.clock != "midi":
                 self._count_off()
         self.clock.check_fallback(now)
-        while self.clock.window_close() <= now:
+        while True:
+            close, listen = self.clock.window_close(), self._listen_time()
+            if min(close, listen) > now:
+                break
+            if listen <= close:  # before the window closes: its onsets are still there to hear
+                self._hear_open_step()
+                continue
             began = time.perf_counter()
             self._close_window()
             self._measure(time.perf_counter() - began)
@@ -119,6 +117,22 @@ class Engine:
             # is no window close: without this it would close windows forever.
             self.clock.check_fallback(now)
         return self.out.due(now)
+
+    def _listen_time(self) -> float:
+        """When the behaviour wants to hear the open step's onsets (chords: the note struck on a beat)."""
+        step = self.mode.listening
+        if step is None or step != self.clock.step or not self.clock.running:
+            return math.inf
+        return self.clock.step_time(step) + self._listen_offset()
+
+    def _listen_offset(self) -> float:
+        return min(self.config.chord_wait, 0.45 * self.clock.step_seconds)  # before the window closes
+
+    def _hear_open_step(self) -> None:
+        step = self.clock.step
+        pitches = self.mode.hear(self._onsets, self)
+        if pitches is not None and not self.muted:
+            self._sound(pitches, step, self._listen_offset())
 
     def _measure(self, seconds: float) -> None:
         ms, n = seconds * 1000.0, self.stats["steps"]
@@ -148,7 +162,9 @@ class Engine:
             return out
         if kind == "control_change":
             out += self._control(msg.control, msg.value, now, channel)
-        elif kind == "program_change":
+            if self.config.mode != self.mode_name:  # the mode controller: _control ended jamd's notes
+                self.mode, self.mode_name = behaviour(self.config.mode), self.config.mode
+        elif kind == "program_change" and channel + 1 == self.config.program_channel:
             out += self._switch_model(msg.program, now)
         return out + self.out.due(now)
 
@@ -187,10 +203,9 @@ class Engine:
             return out  # still counting off: the player is getting ready, not playing to jamd
         self._onsets.add(note)
         self._held.add((channel, note))
-        if self.config.mode == "respond" and (self.answering or self.out.busy(self.channel)):
+        if self.mode.stops_on_note and (self.mode.active or self.out.busy(self.channel)):
             self.stats["barge_ins"] += 1
             out += self._stop_jamd(now)
-        self._armed = True
         return out
 
     def _on_clock(self, kind: str, now: float) -> list[Scheduled]:
@@ -279,7 +294,7 @@ class Engine:
         try:
             model = self.load_model(names[program])
             check_mode(self.config.mode, model.sidecar.model_kind, model.name)
-            self.model, self.stm = model, ShortTerm.for_model(model)
+            self.model, self.stm, self.palette = model, ShortTerm.for_model(model), Palette(model.vocab)
         except JamdError as e:
             log.warning("program change %d: keeping model %s: %s", program, self.model.name, e)
             return out
@@ -293,7 +308,7 @@ class Engine:
     def silence(self, now: float) -> list[Scheduled]:
         """End everything jamd has sounding at ``now``: note-offs, then sustain off and all notes off."""
         out = self.out.clear(now)
-        self._plan, self._answer_left, self._next_began, self._chord = None, 0, None, None
+        self.mode.stop()
         for control, value in ((64, 0), (123, 0)):
             out.append((now, mido.Message("control_change", channel=self.channel, control=control, value=value)))
         return out
@@ -305,25 +320,20 @@ class Engine:
         return out
 
     def _stop_jamd(self, now: float) -> list[Scheduled]:
-        self._plan, self._answer_left, self._next_began, self._chord = None, 0, None, None
+        self.mode.stop()
         return self.out.cancel(self.channel, now)
 
-    def _play(self, token: int, step: int) -> None:
-        """Schedule jamd's ``token`` for grid ``step`` on its channel."""
-        if token != HOLD_ID:  # hold: what sounds keeps sounding; rest: an empty pitch set
-            pitches = token_pitches(self.model.vocab.tokens[token])
-            self._sound(pitches, step)
-
-    def _sound(self, pitches, step: int) -> None:
-        """End jamd's notes and start ``pitches`` on grid ``step``, at the player's velocity."""
+    def _sound(self, pitches, step: int, offset: float = 0.0) -> None:
+        """End jamd's notes and start ``pitches`` on grid ``step`` (``offset`` seconds after it), at
+        the player's velocity."""
         when = self.clock.step_time(step)
-        self.out.release(self.channel, when, step)
+        self.out.release(self.channel, when + offset, step)
         bounds = pitch_range(self.config.range)
         if bounds:  # --range: an instrument's compass; octaves keep the melody's pitch classes
             pitches = sorted({fold(p, *bounds) for p in pitches})
         for pitch in pitches:
             self.out.at(when, mido.Message("note_on", channel=self.channel, note=pitch,
-                                           velocity=self.velocity.velocity), step)
+                                           velocity=self.velocity.velocity), step, offset)
             self.stats["notes_out"] += 1
 
     # ---- the grid step ----------------------------------------------------------------
@@ -336,8 +346,9 @@ class Engine:
         self.model.feed(START_ID, *self.clock.position(k, self.config.beats_per_bar))
         self.stm.reset()
         self.stats["resets"] += 1
-        self._silent_steps = self._idle_steps = 0
-        self._armed = False
+        self._idle_steps = 0
+        self.player.forget()
+        self.mode, self.mode_name = behaviour(self.config.mode), self.config.mode  # plans and phrase forgotten
 
     def _close_window(self) -> None:
         """Feed step k's token, then decide what jamd plays on step k+1."""
@@ -346,55 +357,26 @@ class Engine:
             player = self.model.vocab.nearest_id(self._onsets)
         else:
             player = HOLD_ID if self._held else REST_ID
-        planned = self._plan[1] if self._plan and self._plan[0] == k else None
-        mode = self.config.mode
-        # respond: a barge-in already dropped the plan; duet: the player's onset wins the step.
-        if planned is not None and (mode == "respond" or (mode == "duet" and not self._onsets)):
-            token = planned
-        else:
-            token = player
+        token = self.mode.heard(k, player)
         # With it the bar position of the step the model predicts next (daemon/metre.py).
         self.model.feed(token, *self.clock.position(k + 1, self.config.beats_per_bar))
         self.stm.learn(token)
-        self._hear_phrase(k, token, player)
         self.stats["steps"] += 1
+        self.player.hear(player, self._onsets, self._held)
+        self._hear_phrase(k, token, player)
         self._onsets.clear()
-        self._plan = None
-        self._silent_steps = self._silent_steps + 1 if player == REST_ID else 0
-        self._steps_since_onset = 0 if player not in (REST_ID, HOLD_ID) else self._steps_since_onset + 1
         steps_per_bar = self.clock.steps_per_beat * self.config.beats_per_bar
-        if self._held and self._steps_since_onset >= STUCK_KEY_BARS * steps_per_bar:
+        if self._held and self.player.steps_since_onset >= STUCK_KEY_BARS * steps_per_bar:
             self._held.clear()
-        nobody = player == REST_ID and not self.answering and not self.out.sounding(self.channel)
+        nobody = player == REST_ID and not self.mode.active and not self.out.sounding(self.channel)
         self._idle_steps = self._idle_steps + 1 if nobody else 0
         if self.config.metronome and self.clock.is_beat(k + 1):
             self._click(k + 1)
-        if self.muted:
-            pass
-        elif mode == "chords":
-            self._accompany(k + 1, self._blend())
-        elif mode == "duet":
-            self._plan_step(k + 1, sample(self._blend(), self.config.temperature, self.config.top_k, self.rng))
-        elif mode == "next":
-            if player not in (REST_ID, HOLD_ID):
-                self._next_began = k + 1
-                self._plan_step(k + 1, self._sample_pitch(self._blend()))
-            elif self._next_began is not None and k + 1 - self._next_began >= self.clock.steps_per_beat:
-                self.out.release(self.channel, self.clock.step_time(k + 1), k + 1)
-                self._next_began = None
-        elif self._answer_left > 0:
-            self._answer_left -= 1
-            self._plan_step(k + 1, sample(self._blend(), self.config.temperature, self.config.top_k, self.rng))
-        elif planned is not None:
-            self.out.release(self.channel, self.clock.step_time(k + 1), k + 1)  # the answer ends
-        elif self._armed and self._silent_steps >= round(self.config.answer_after_bars * steps_per_bar):
-            self._armed = False
-            self.stats["answers"] += 1
-            self._answer_left = max(1, round(self.config.answer_bars * steps_per_bar)) - 1
-            self._plan_step(k + 1, self._sample_pitch(self._blend()))  # an answer begins with a note
-        # Not while an answer is still owed: answer_after_bars may be longer than the idle time.
-        if mode != "duet" and not (mode == "respond" and self._armed) and \
-                self._idle_steps >= IDLE_RESET_BARS * steps_per_bar:
+        if not self.muted:
+            pitches = self.mode.decide(k + 1, self)
+            if pitches is not None:
+                self._sound(pitches, k + 1)
+        if self.mode.idle_resets and self._idle_steps >= IDLE_RESET_BARS * steps_per_bar:
             self._reset_model(k + 1)
 
     def _hear_phrase(self, k: int, token: int, player: int) -> None:
@@ -408,7 +390,7 @@ class Engine:
         if player not in (REST_ID, HOLD_ID) or self._phrase.count:
             self._phrase.add(k, token)
         beat = self.clock.steps_per_beat
-        if self._silent_steps != beat or self._phrase.count < 4 * beat:
+        if self.player.silent_steps != beat or self._phrase.count < 4 * beat:
             return
         c = self.config
         if not c.infer_bar or c.count_off or self.clock.source == "link" or self.clock.following \
@@ -421,39 +403,34 @@ class Engine:
             self.clock.origin = origin
             self.stats["bar_phase_changes"] += 1
 
-    def _blend(self) -> np.ndarray:
+    # ---- what the behaviours ask of the hub --------------------------------------------
+
+    def probabilities(self) -> np.ndarray:
         """What jamd draws from: the LSTM's probabilities blended with the short-term model's.
 
         Asked for only on a step where jamd plays: the softmax and the blend cost more than
         feeding and learning, which every step does.
         """
+        if self._peeked is not None and self._peeked[0] == self.model.steps:
+            return self._peeked[1].copy()  # the look-ahead left the model's scores of its last branch
         return self.stm.blend(self.model.probabilities(), self.config.stm_strength)
 
-    def _accompany(self, step: int, probs: np.ndarray) -> None:
-        """chords mode: on a beat ``step``, sound the chord chosen from ``probs`` if it differs."""
-        # Nothing to accompany before the player's first note or after a bar of their silence.
-        quiet = not self._armed or self._silent_steps >= self.clock.steps_per_beat * self.config.beats_per_bar
-        if quiet or not self.clock.is_beat(step):
-            if quiet and self._chord is not None:
-                self.out.release(self.channel, self.clock.step_time(step), step)
-                self._chord = None
-            return
-        # The likeliest chord, not a sampled one: a sampled accompaniment wanders out of the key.
-        chord = chordlib.choose(probs, self._chord, 0.0, self.rng, self.model.sidecar.extra.get("keep", chordlib.KEEP))
-        if chord == self._chord:
-            return
-        self._chord = chord
-        self._sound(chordlib.voicing(self.model.sidecar.outputs[chord]), step)
-
-    def _plan_step(self, step: int, token: int) -> None:
-        self._plan = (step, token)
-        self._play(token, step)
-
-    def _sample_pitch(self, probs: np.ndarray) -> int:
-        """A sampled pitch token: rest and hold excluded."""
-        probs = probs.copy()
-        probs[[REST_ID, HOLD_ID]] = 0.0
+    def draw(self, probs: np.ndarray) -> int:
+        """A token id drawn from ``probs`` at the configured temperature and top-k."""
         return sample(probs, self.config.temperature, self.config.top_k, self.rng)
+
+    def look_ahead(self, steps: int) -> list[np.ndarray]:
+        """Probabilities for each of the next ``steps`` steps if nothing new starts: the first is
+        ``probabilities()``, the others the LSTM's after feeding hold, on a copy of its state."""
+        ahead = [self.probabilities()]
+        if steps > 1:
+            state, k = self.model.get_state(), self.clock.step
+            for j in range(1, steps):
+                self.model.feed(HOLD_ID, *self.clock.position(k + 1 + j, self.config.beats_per_bar))
+                ahead.append(self.model.probabilities())
+            self.model.set_state(state)
+            self._peeked = (self.model.steps, ahead[0])
+        return ahead
 
     def _count_off(self) -> None:
         """One bar of clicks from the open step; the player is listened to after it."""
@@ -472,11 +449,3 @@ class Engine:
         self.out.at(when, mido.Message("note_on", channel=channel, note=note, velocity=velocity), step)
         self.out.at(when, mido.Message("note_off", channel=channel, note=note), step, METRONOME_SECONDS)
 
-
-def fold(pitch: int, low: int, high: int) -> int:
-    """``pitch`` moved by whole octaves into ``low``..``high`` (MIDI notes, high - low >= 11)."""
-    while pitch < low:
-        pitch += 12
-    while pitch > high:
-        pitch -= 12
-    return pitch

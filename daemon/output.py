@@ -1,7 +1,8 @@
-"""jamd's output boundary: MIDI sent at its time, and every note-on that went out remembered.
+"""jamd's output boundary: MIDI sent at its time, and the channels jamd's notes went out on.
 
-Whatever stops jamd (SIGTERM, SIGINT, a lost port, a mode or model switch) ends exactly the
-notes that sound through ``Output.flush``, then sustain off and all notes off. ``Samples``
+The notes jamd has sounding have one owner, the engine's ``voice.Outbox``: whatever stops jamd
+(SIGTERM, SIGINT, a lost port, a mode or model switch) sends ``Engine.silence``'s note-offs
+through ``Output.flush``, then sustain off and all notes off on every channel a note went out on. ``Samples``
 keeps the timings (seconds) the service reports as median and p99.
 """
 
@@ -17,7 +18,7 @@ from typing import Callable
 import mido
 import numpy as np
 
-from daemon.messages import note_off, to_bytes
+from daemon.messages import to_bytes
 from daemon.voice import Scheduled
 
 EARLY = 0.0002  # send a message this close to its time now: a sleep cannot be shorter anyway
@@ -50,13 +51,12 @@ class Samples:
 
 
 class Output:
-    """Sends scheduled MIDI at its time and remembers which note-ons actually went out."""
+    """Sends scheduled MIDI at its time and remembers the channels note-ons went out on."""
 
     def __init__(self, send: Callable[[list[int]], None], clock: Callable[[], float] = time.monotonic):
         self._send, self._clock = send, clock
         self._heap: list = []
         self._order = itertools.count()
-        self.sounding: set[tuple[int, int]] = set()  # (channel 0-15, note) sent on and not yet off
         self.channels: set[int] = set()  # channels a note-on went out on since the last flush
         self.timing = Samples()  # actual send time - intended time, seconds
         self.sent = 0
@@ -78,36 +78,24 @@ class Output:
             self._emit(when, msg)
 
     def _emit(self, when: float, msg: mido.Message, measure: bool = True) -> None:
-        kind = msg.type
-        if kind == "note_on" and msg.velocity > 0:
-            self.sounding.add((msg.channel, msg.note))
+        if msg.type == "note_on" and msg.velocity > 0:
             self.channels.add(msg.channel)
-        elif kind in ("note_off", "note_on"):
-            self.sounding.discard((msg.channel, msg.note))
         self._send(to_bytes(msg))
         self.sent += 1
         if measure:
             self.timing.add(self._clock() - when)
 
     def flush(self, now: float, silence: list[Scheduled], channels: set[int]) -> None:
-        """End everything: pending note-ons dropped, note-offs of sounding notes and ``silence``
-        sent now, then sustain off (CC64=0) and all notes off (CC123) on ``channels`` and on
-        every channel a note went out on."""
-        pending, self._heap = sorted(self._heap), []
-        for _, _, msg in pending:
-            if _is_note_off(msg) and (msg.channel, msg.note) in self.sounding:
-                self._emit(now, msg, measure=False)
+        """End everything: pending messages dropped, ``silence`` (the engine's note-offs for every
+        note it has sounding, ``Engine.silence``) sent now, then sustain off (CC64=0) and all
+        notes off (CC123) on ``channels`` and on every channel a note went out on."""
+        self._heap = []
         for _, msg in silence:
             if not (msg.type == "note_on" and msg.velocity > 0):
                 self._emit(now, msg, measure=False)
-        for channel, note in sorted(self.sounding):
-            self._emit(now, note_off(channel, note), measure=False)
         for channel in sorted(channels | self.channels):
             for control in (64, 123):
                 self._emit(now, mido.Message("control_change", channel=channel, control=control, value=0),
                            measure=False)
         self.channels = set()
 
-
-def _is_note_off(msg: mido.Message) -> bool:
-    return msg.type == "note_off" or (msg.type == "note_on" and msg.velocity == 0)

@@ -163,22 +163,23 @@ def test_duet_counts_dissonance_at_jamd_onsets_and_on_beats(always_g):
     scale = Tune("scale", tuple(quarters(C_SCALE)), "C major", metre(4, 4))
     sides = measure(always_g, [scale], "duet", [0], phrase_bars=1, config=NO_STM)
     jamd = sides["jamd"]
-    # G struck on every 16th from step 1 on: 31 onsets over the 8 quarter notes, 4 each over F and A.
-    assert (jamd["dissonant_at_onsets"].hits, jamd["dissonant_at_onsets"].total) == (8, 31)
-    assert (jamd["shadowing"].hits, jamd["shadowing"].total) == (12, 31)  # over F, G and A
-    assert (jamd["dissonant_on_beats"].hits, jamd["dissonant_on_beats"].total) == (2, 7)  # beat 0: jamd not yet
+    # Duet joins after the player's fourth note (F, beat 3): G struck on every 16th from beat 3.25,
+    # 19 onsets over the player's notes, 3 over F and 4 over A.
+    assert (jamd["dissonant_at_onsets"].hits, jamd["dissonant_at_onsets"].total) == (7, 19)
+    assert (jamd["shadowing"].hits, jamd["shadowing"].total) == (0, 19)  # an octave and more under the player
+    assert (jamd["dissonant_on_beats"].hits, jamd["dissonant_on_beats"].total) == (1, 4)  # A on beat 5; 0-3: not yet
     assert jamd["plays_before_player"].value == 0.0
-    assert sides["baseline"]["dissonant_at_onsets"].total == 31  # the same rhythm, other pitches
+    assert sides["baseline"]["dissonant_at_onsets"].total == 19  # the same rhythm, other pitches
 
 
-def test_respond_answer_starts_a_bar_after_the_last_note_off(always_g):
+def test_respond_answer_starts_on_the_beat_after_a_bar_of_silence(always_g):
     up_and_down = quarters(C_SCALE + C_SCALE[::-1])
     tune = Tune("scale", tuple(up_and_down), "C major", metre(4, 4))
     sides = measure(always_g, [tune], "respond", [0], phrase_bars=2, config=NO_STM)
     jamd, real = sides["jamd"], sides["real"]
     assert jamd["answered_legato"].value == jamd["answered_detached"].value == 1.0
     assert jamd["starts_on_beat_legato"].value == 1.0  # the phrase ends on the bar line: the answer a bar on
-    assert jamd["starts_on_beat_detached"].value == 0.0  # the last note ends an eighth early: so does the answer
+    assert jamd["starts_on_beat_detached"].value == 1.0  # the last note ends an eighth early: the answer waits a beat
     assert jamd["interval_repeat"].value == 1.0 and jamd["ends_on_tonic_triad"].value == 1.0  # G G G ...
     assert real["interval_step"].value == 1.0 and real["ends_on_tonic_triad"].value == 1.0  # C B A ... C
     assert real["in_key"].value == 1.0 and real["starts_on_beat_legato"].value == 1.0

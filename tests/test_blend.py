@@ -16,7 +16,8 @@ JAMD = 1  # channel 2 on the wire
 V = 40
 # A motif no folk song would suggest: leaps of a fifth, a fourth up and down, a seventh.
 MOTIF = [62, 69, 65, 72, 60, 67, 71, 64]
-MOTIF_STEPS = {(MOTIF[i], MOTIF[(i + 1) % len(MOTIF)]) for i in range(len(MOTIF))}
+# As pitch classes: duet plays under the player's register, so its motif sounds an octave or two down.
+MOTIF_STEPS = {(MOTIF[i] % 12, MOTIF[(i + 1) % len(MOTIF)] % 12) for i in range(len(MOTIF))}
 
 
 def distribution(weights) -> np.ndarray:
@@ -99,7 +100,7 @@ def motif_steps_in_answer(model, strength: float, seed: int, mode: str) -> tuple
     end = notes[-1][1]
     engine = make_engine(model, seed=seed, mode=mode, stm_strength=strength, beats_per_bar=4)
     out = run(engine, note_events(notes), until=end + 8.0)
-    played = [msg.note for t, msg in note_ons(out, JAMD) if t >= end]
+    played = [msg.note % 12 for t, msg in note_ons(out, JAMD) if t >= end]
     steps = list(zip(played, played[1:]))
     return sum(s in MOTIF_STEPS for s in steps), len(steps)
 

@@ -69,7 +69,7 @@ def test_the_fixture_tunes_were_held_out_of_training(chord_model):
 
 def per_beat(played: list[tuple[float, tuple[int, ...]]], beats: int) -> list[str]:
     """The chord sounding at each beat 0..beats-1 (``N`` before the first), from ``chords_played``."""
-    struck = {round(t / BEAT): chords.identify(p) for t, p in played}
+    struck = {round(t / BEAT - 0.2): chords.identify(p) for t, p in played}  # on the beat or just after it
     out, now = [], chords.NO_CHORD
     for beat in range(beats):
         now = struck.get(beat, now)
@@ -84,9 +84,10 @@ def test_held_out_melody_gets_voiced_chords_on_the_beats_that_fit_it(chord_model
     assert_hygienic(out)
     played = chords_played(out, engine.channel)
     assert len(played) >= 10, f"only {len(played)} chord changes for a 32-bar reel"
+    wait = engine.config.chord_wait  # jamd hears the note struck on the beat, then sounds the chord
     for when, pitches in played:
-        beats = when / BEAT
-        assert abs(beats - round(beats)) < 1e-6, f"chord at {when:.3f} s is off the beat"
+        beats = (when - wait) / BEAT
+        assert abs(beats - round(beats)) < 1e-6, f"chord at {when:.3f} s is not {wait} s after a beat"
         assert chords.voicing(chords.identify(pitches)) == pitches, f"{pitches} is not a jamd voicing"
     heard = per_beat(played, round(notes[-1][1] / BEAT))
     fits = total = 0
@@ -111,6 +112,14 @@ def test_a_transposed_melody_gets_the_same_chords_transposed(chord_model):
     agree = sum(chords.transpose(a, -2) == b for a, b in zip(*heard)) / len(heard[0])
     print(f"\nthe chords of the tune a tone lower are the chords a tone lower on {agree:.0%} of beats")
     assert agree >= 0.7
+
+
+def test_chords_wait_for_the_note_on_the_beat_only_if_asked(chord_model):
+    notes = melody_notes("reelsh-l4")[:40]
+    for wait in (0.0, 0.02):
+        engine = make_engine(chord_model, mode="chords", tempo=TEMPO, beats_per_bar=4, chord_wait=wait)
+        played = chords_played(run(engine, note_events(notes), notes[-1][1], silence=True), engine.channel)
+        assert played and all(abs((t - wait) / BEAT - round((t - wait) / BEAT)) < 1e-6 for t, _ in played)
 
 
 def test_chords_end_after_a_bar_of_silence(chord_model):
@@ -178,6 +187,6 @@ def test_program_change_to_a_melody_model_keeps_the_chords_playing(chord_model, 
     shutil.copy(folk_model_path, tmp_path / "alpha.onnx")
     shutil.copy(sidecar_path(folk_model_path), tmp_path / "alpha.json")
     monkeypatch.setenv("JAMD_MODELS", str(tmp_path))
-    engine = make_engine(chord_model, mode="chords", load_model=load_model)
+    engine = make_engine(chord_model, mode="chords", load_model=load_model, program_channel=1)
     engine.handle(mido.Message("program_change", program=shipped_models().index("alpha")), 0.5)
     assert engine.model is chord_model and engine.config.mode == "chords"

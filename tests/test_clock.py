@@ -60,6 +60,16 @@ def follow(engine, events, until):
     return out + run(engine, [], until=until), tempos
 
 
+def playing(events, times):
+    """``events`` with the player's eighth notes on the pulses: duet joins once it has heard the key."""
+    notes = []
+    for i in range(len(times) // (PPQN // 2)):
+        pitch = (62, 66, 69, 74, 69, 66)[i % 6]
+        at = times[i * PPQN // 2] + 0.005
+        notes += [(at, mido.Message("note_on", note=pitch, velocity=80)), (at + 0.1, mido.Message("note_off", note=pitch))]
+    return sorted(events + notes, key=lambda e: e[0])
+
+
 def clicks(out):
     return [t for t, _ in note_ons(out, CLICK)]
 
@@ -76,7 +86,8 @@ def assert_every_step_once(out, times, steps_per_beat):
 def test_a_steady_clock_with_jitter_gives_its_tempo_and_notes_land_on_its_pulses(folk_model, bpm):
     times = steady(bpm, beats=8, start=UPTIME, jitter=0.001, seed=int(bpm))
     engine = make_engine(folk_model, mode="duet", clock="midi", metronome=True)
-    out, tempos = follow(engine, [(UPTIME - 0.01, mido.Message("start"))] + clock(times), until=times[-1])
+    out, tempos = follow(engine, playing([(UPTIME - 0.01, mido.Message("start"))] + clock(times), times),
+                         until=times[-1])
     assert tempos[PPQN:] == pytest.approx([bpm] * (len(tempos) - PPQN), rel=0.01)  # from the second beat on
     assert tempos[-1] == pytest.approx(bpm, rel=0.003)
     assert_every_step_once(out, times, folk_model.steps_per_beat)  # beat 1: the first pulse after Start
@@ -101,7 +112,7 @@ def _bunched(kind):
 def test_bunched_pulses_leave_the_tempo_and_the_grid_alone(folk_model, kind):
     events, times = _bunched(kind)
     engine = make_engine(folk_model, mode="duet", clock="midi", metronome=True)
-    out, tempos = follow(engine, [(0.49, mido.Message("start"))] + events, until=times[-1])
+    out, tempos = follow(engine, playing([(0.49, mido.Message("start"))] + events, times), until=times[-1])
     assert tempos[PPQN:] == pytest.approx([120.0] * (len(tempos) - PPQN), rel=0.005)
     assert_every_step_once(out, times, folk_model.steps_per_beat)
 
@@ -111,7 +122,7 @@ def test_pulses_a_jack_period_hands_over_together_give_the_tempo_within_a_period
     """1024 frames at 48 kHz: every pulse of a 21 ms period is stamped at its end."""
     times = jack_periods(steady(bpm, beats=8), frames=1024)
     engine = make_engine(folk_model, mode="duet", clock="midi", metronome=True)
-    out, tempos = follow(engine, [(0.49, mido.Message("start"))] + clock(times), until=times[-1])
+    out, tempos = follow(engine, playing([(0.49, mido.Message("start"))] + clock(times), times), until=times[-1])
     # Stamps up to a period late, measured over at least half a beat, say the tempo no better.
     rel = (1024 / 48_000) / (30.0 / bpm)
     assert tempos[PPQN:] == pytest.approx([bpm] * (len(tempos) - PPQN), rel=rel)

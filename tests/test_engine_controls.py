@@ -5,7 +5,7 @@ import pytest
 
 from daemon.encoding import REST_ID, START_ID
 from daemon.model import load_model
-from engine_helpers import BAR, assert_hygienic, make_engine, note_ons, run, tune
+from engine_helpers import BAR, assert_hygienic, make_engine, note_events, note_ons, run, tune
 from test_engine import JAMD, spy_tokens
 from test_model import _copy_model
 
@@ -29,8 +29,14 @@ def _switch_model(folk_model_path, tmp_path, monkeypatch):
     return shipped_models().index("alpha"), load_model
 
 
-def _clock_events(stop_at=None):
-    events = [(0.5, mido.Message("start"))] + pulses(0.51, 140, 24 * 8)
+def quick_phrase(start, count, gap=0.2):
+    """``count`` notes ``gap`` seconds apart from ``start``: enough for duet to hear the key."""
+    notes = [(start + i * gap, start + (i + 1) * gap, (62, 66, 69, 74)[i % 4]) for i in range(count)]
+    return note_events(notes)
+
+
+def _clock_events(stop_at=None, phrase=()):
+    events = sorted([(0.5, mido.Message("start"))] + pulses(0.51, 140, 24 * 8) + list(phrase), key=lambda e: e[0])
     if stop_at is not None:
         events.append((stop_at, mido.Message("stop")))
         events.sort(key=lambda e: e[0])
@@ -55,15 +61,15 @@ def test_every_note_on_gets_its_note_off(path, folk_model, folk_model_path, tmp_
         out += run(engine, [], barge + 5 * BAR)
     elif path == "stop":
         engine = make_engine(folk_model, mode="duet", clock="midi")
-        out = run(engine, _clock_events(stop_at=3.0), until=6.0)
+        out = run(engine, _clock_events(stop_at=3.0, phrase=quick_phrase(0.6, 12)), until=6.0)
         assert [t for t, _ in note_ons(out, JAMD) if t < 3.0]
         assert not [t for t, _ in note_ons(out, JAMD) if t > 3.0]
     else:
         loader = None
         if path == "model switch":
             program, loader = _switch_model(folk_model_path, tmp_path, monkeypatch)
-        engine = make_engine(folk_model, mode="duet", load_model=loader)
-        out = run(engine, tune(until=2.5), until=3.0)
+        engine = make_engine(folk_model, mode="duet", load_model=loader, program_channel=1)
+        out = run(engine, quick_phrase(0.0, 14), until=3.0)
         assert note_ons(out, JAMD)
         message = {"mode switch": cc(22, 0), "mute": cc(24, 127), "panic": cc(25, 127)}.get(path)
         if path == "model switch":
@@ -76,17 +82,18 @@ def test_every_note_on_gets_its_note_off(path, folk_model, folk_model_path, tmp_
 
 def test_mute_keeps_listening_and_unmute_plays_again(folk_model):
     engine = make_engine(folk_model, mode="duet")
-    out = run(engine, [(1.0, cc(24, 127))], until=4.0)
+    out = run(engine, quick_phrase(0.0, 5) + [(1.0, cc(24, 127))] + quick_phrase(1.0, 15), until=4.0)
     assert not [t for t, _ in note_ons(out, JAMD) if t > 1.0]
-    out = run(engine, [(4.0, cc(24, 0))], until=6.0)
+    out = run(engine, [(4.0, cc(24, 0))] + quick_phrase(4.0, 10), until=6.0)
     assert note_ons(out, JAMD)
 
 
 def test_midi_clock_following(folk_model):
     engine = make_engine(folk_model, mode="duet", tempo=100.0, metronome=True)
-    events = _clock_events(stop_at=None)
+    events = _clock_events(stop_at=None, phrase=quick_phrase(0.6, 16))
     out = run(engine, events, until=events[-1][0])
     pulse_times = [t for t, m in events if m.type == "clock"]
+    assert note_ons(out, JAMD)
     clicks = [t for t, _ in note_ons(out, CLICK) if t >= 0.5]
     assert clicks == pytest.approx(pulse_times[: len(clicks) * 24: 24])
     assert len(clicks) >= 7
@@ -97,11 +104,11 @@ def test_midi_clock_following(folk_model):
 
 def test_midi_clock_stop_silences_and_continue_resumes(folk_model):
     engine = make_engine(folk_model, mode="duet", clock="midi")
-    out = run(engine, [e for e in _clock_events(stop_at=2.0) if e[0] <= 2.0], until=2.0)
+    out = run(engine, [e for e in _clock_events(stop_at=2.0, phrase=quick_phrase(0.6, 7)) if e[0] <= 2.0], until=2.0)
     assert note_ons(out, JAMD) and not engine.out.sounding(JAMD)
     # The sequencer keeps sending clock while stopped, as many do: jamd stays quiet.
-    out = run(engine, pulses(2.01, 140, 96) + [(4.0, mido.Message("continue"))] + pulses(4.01, 140, 96),
-              until=6.0)
+    out = run(engine, sorted(pulses(2.01, 140, 96) + [(4.0, mido.Message("continue"))] + pulses(4.01, 140, 96)
+                             + quick_phrase(4.05, 8), key=lambda e: e[0]), until=6.0)
     assert not [t for t, _ in note_ons(out, JAMD) if t < 4.0]
     assert [t for t, _ in note_ons(out, JAMD) if t > 4.0]
 
@@ -158,10 +165,20 @@ def test_controllers_set_temperature_mode_answer_length_and_tempo(folk_model):
 def test_program_change_switches_model(folk_model, folk_model_path, tmp_path, monkeypatch):
     program, loader = _switch_model(folk_model_path, tmp_path, monkeypatch)
     asked = []
-    engine = make_engine(folk_model, load_model=lambda name: asked.append(name) or loader(name))
+    engine = make_engine(folk_model, load_model=lambda name: asked.append(name) or loader(name), program_channel=1)
+    engine.handle(mido.Message("program_change", channel=1, program=program), 0.4)  # another channel: ignored
+    assert asked == []
     engine.handle(mido.Message("program_change", program=program), 0.5)
     engine.handle(mido.Message("program_change", program=127), 0.6)  # no such model: ignored
     assert asked == ["alpha"] and engine.model.path == tmp_path / "alpha.onnx"
+
+
+def test_program_change_is_ignored_unless_a_channel_is_chosen(folk_model, folk_model_path, tmp_path, monkeypatch):
+    # A GM file or a keyboard sends Program Change 0 on load: jamd keeps the model it was given.
+    program, loader = _switch_model(folk_model_path, tmp_path, monkeypatch)
+    engine = make_engine(folk_model, load_model=loader)
+    engine.handle(mido.Message("program_change", program=program), 0.5)
+    assert engine.model is folk_model and engine.stats["model_switches"] == 0
 
 
 def test_thru_echoes_player_notes_on_their_channel(folk_model):
@@ -222,7 +239,8 @@ def test_garbage_never_raises(folk_model, clock):
 
 
 def test_grid_starts_by_itself_on_a_live_clock(folk_model):
-    """A service loop that only ticks when asked: duet and metronome must start with no input."""
+    """A service loop that only ticks when asked: the metronome starts with no input; duet
+    waits to hear the player's key, then plays."""
     engine = make_engine(folk_model, mode="duet", metronome=True)
     start = now = 5000.0  # a monotonic clock far from zero
     out = []
@@ -232,4 +250,10 @@ def test_grid_starts_by_itself_on_a_live_clock(folk_model):
         out += engine.tick(now)
     clicks = [t - start for t, _ in note_ons(out, CLICK)]
     assert clicks[:4] == pytest.approx([0.5, 1.0, 1.5, 2.0])
+    assert not note_ons(out, JAMD), "duet played before it heard the player"
+    for when, msg in quick_phrase(now, 8):
+        while engine.next_tick_time() <= when:
+            out += engine.tick(engine.next_tick_time())
+        out += engine.handle(msg, when)
+    out += engine.tick(now + 3.0)
     assert note_ons(out, JAMD)

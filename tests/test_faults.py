@@ -183,7 +183,7 @@ def test_reload_ends_the_notes_sounding_then_plays_on_with_the_new_settings(jack
     jamd = Jamd(folk_model_path, "--config", str(settings), "--virtual", "--answer-after-bars", "0.5")
     player = Player(jamd)
     try:
-        phrase = tune_events(3.0)
+        phrase = tune_events(6.0)  # duet joins after the fourth note (3.0 s); respond hears the rest
         began = time.monotonic()
         playing = threading.Thread(target=player.play, args=(phrase,))
         playing.start()

@@ -48,16 +48,16 @@ def test_messages_wait_for_their_time_and_timing_error_is_measured():
     assert [(m.type, m.note) for _, m in wire.sent] == [("note_on", 60), ("note_off", 60), ("note_on", 62)]
     p50, p99 = out.timing.percentiles()
     assert math.isclose(p99, 0.003, abs_tol=1e-9)
-    assert out.sounding == {(1, 62)}
 
 
-def test_stop_drops_pending_note_ons_and_ends_exactly_what_sounds():
+def test_stop_drops_pending_note_ons_and_sends_the_engines_note_offs():
     wire = Wire()
     out = Output(wire.send, clock=lambda: wire.now)
     out.schedule([(0.0, on(60)), (0.0, on(9, channel=9)), (1.0, off(60)), (1.0, on(64)), (1.5, off(64))], now=0.0)
     wire.now = 0.2
-    out.flush(0.2, silence=[(0.2, off(60)), (0.2, mido.Message("control_change", channel=1, control=123))],
-              channels={1})
+    # The engine's Outbox owns what sounds: its silence names both notes.
+    out.flush(0.2, silence=[(0.2, off(60)), (0.2, off(9, channel=9)),
+                            (0.2, mido.Message("control_change", channel=1, control=123))], channels={1})
     assert wire.sounding() == set()
     assert not any(m.type == "note_on" and m.note == 64 for _, m in wire.sent), "a pending note-on went out"
     assert out.next_time() == math.inf
@@ -66,11 +66,13 @@ def test_stop_drops_pending_note_ons_and_ends_exactly_what_sounds():
     assert all(t == 0.2 for t, _ in wire.sent[2:])
 
 
-def test_retriggered_and_velocity_zero_notes_are_tracked():
+def test_all_notes_off_goes_to_every_channel_a_note_went_out_on():
     wire = Wire()
     out = Output(wire.send)
-    out.schedule([(0.0, on(60)), (0.0, on(60, velocity=0)), (0.0, on(61))], now=0.0)
-    assert out.sounding == {(1, 61)}
+    out.schedule([(0.0, on(60)), (0.0, on(60, velocity=0)), (0.0, on(61, channel=3))], now=0.0)
+    out.flush(0.0, silence=[], channels=set())
+    all_off = {m.channel for _, m in wire.sent if m.type == "control_change" and m.control == 123}
+    assert all_off == {1, 3}
 
 
 def test_samples_keep_a_bounded_window():

@@ -10,14 +10,16 @@ beside the real music and a baseline:
   and detached (each note half as long); the answer is compared with the tune's next
   ``answer_bars`` bars;
 - duet / next: the first ``2 * phrase_bars`` whole bars are played; duet's baseline is jamd's
-  rhythm with random in-key pitches near jamd's, next's is the in-song bigram. Duet's real
+  rhythm with random in-key pitches near jamd's, next's is the in-song bigram. next's guess after
+  a player's note is jamd's first note after it, up to and with the player's next note. Duet's real
   music for the vertical figures is soprano (the player) against alto (jamd) in Bach chorales;
-- chords: the whole melody; the chord on each quarter-note beat against the chord track and
-  against the key's tonic chord on every beat.
+- chords: the whole melody; the chord jamd sounds for each quarter-note beat (``chord_wait``
+  after it) against the chord track and against the key's tonic chord on every beat.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Sequence
 
@@ -157,18 +159,19 @@ def _together(model, tunes, seeds, phrase_bars, mode, config, chorales=()) -> di
         for seed in seeds:
             heard = [n for n in play(model, tune, notes, mode, seed, span + tune.metre.bar, config) if n.start < span]
             if mode == "next":
-                _guesses(sides["jamd"], heard, line, tune, model.steps_per_beat)
+                _guesses(sides["jamd"], heard, line, tune)
             else:
                 _duet(sides["jamd"], heard, notes, tune)
                 _duet(sides["baseline"], _random_in_key(heard, tune.key, seed), notes, tune, vertical_only=True)
     return sides
 
 
-def _guesses(tally: Tally, heard: list[Note], line: list[Note], tune: Tune, steps_per_beat: int) -> None:
-    """next mode: jamd's guess after each player onset is its note on the following grid step."""
-    at = {n.start: n for n in mu.melody(heard)}
+def _guesses(tally: Tally, heard: list[Note], line: list[Note], tune: Tune) -> None:
+    """next mode: jamd's guess after each player onset is its first note after that onset, up to
+    and with the player's next onset (a guess may sound when jamd expects the next note)."""
+    mine = mu.melody(heard)
     for n, nxt in zip(line, line[1:]):
-        guess = at.get((round(n.start * steps_per_beat) + 1) / steps_per_beat)  # the step after the onset's
+        guess = next((g for g in mine if n.start + mu.EPS < g.start <= nxt.start + mu.EPS), None)
         tally["next_correct"].add(guess is not None and guess.pitch == nxt.pitch)
         tally["next_guessed"].add(guess is not None)
     for guess in mu.melody(heard):
@@ -213,9 +216,11 @@ def _chords(model, tunes, seeds, config) -> dict[str, Tally]:
         beats = len(tune.chords)
         _progression(sides["real"], tune.chords, tune, against_track=False)
         _progression(sides["baseline"], [symbol(tonic, "m" if mode == "minor" else "")] * beats, tune)
+        # jamd sounds a beat's chord chord_wait after it: quarter notes, up to played_notes' 1/48 grid
+        lag = math.ceil(config.chord_wait * TEMPO / 60.0 * 48) / 48
         for seed in seeds:
             heard = play(model, tune, tune.notes, "chords", seed, beats + tune.metre.bar, config)
-            _progression(sides["jamd"], [identify(mu.sounding(heard, b)) for b in range(beats)], tune)
+            _progression(sides["jamd"], [identify(mu.sounding(heard, b + lag)) for b in range(beats)], tune)
     return sides
 
 

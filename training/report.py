@@ -27,7 +27,7 @@ FIGURES = {
     "shadowing": ("within 2 semitones of the player's note", "%"),
     "plays_before_player": ("runs where jamd plays before the player's first note", "%"),
     "next_correct": ("guess = the tune's actual next note", "%"),
-    "next_guessed": ("player notes followed by a guess on the next step", "%"),
+    "next_guessed": ("player notes followed by a guess by their next note", "%"),
     "over_held_note": ("guesses sounding over a note the player holds", "%"),
     "dissonant_with_held": ("guesses dissonant with the note the player holds", "%"),
     "changes_per_bar": ("chord changes per bar", "x"),

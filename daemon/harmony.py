@@ -1,0 +1,80 @@
+"""What the modes know of harmony: the key heard, consonance, and per-token pitch tables.
+
+Pure numpy, no model: the behaviours in ``daemon/modes.py`` reweight the model's probabilities
+with these tables at sampling time (a melody model knows the key only as well as it has heard
+it, and it knows nothing of a second voice).
+
+- Key: Krumhansl-Kessler profiles correlated with the pitch classes heard (Krumhansl 1990),
+  the method the audition uses for a tune whose file names no key.
+- Consonance between two notes, by interval class: dissonant are 2nds, 7ths and the tritone
+  (1, 2, 6, 10, 11 semitones), as in ``training/musicianship.py``. ``VOICE_WEIGHTS`` is what a
+  second voice prefers: 3rds and 6ths, then 4ths and 5ths, then the octave.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from daemon.encoding import Vocabulary, token_pitches
+
+MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
+DISSONANT = (1, 2, 6, 10, 11)  # interval classes, semitones
+# A second voice's taste per interval class 0..11: 3rds and 6ths first, the octave last of the consonances.
+VOICE_WEIGHTS = np.array([0.3, 0.0, 0.0, 1.0, 1.0, 0.6, 0.0, 0.7, 1.0, 1.0, 0.0, 0.0])
+SPECIAL = 12  # the pitch-class index of start, rest and hold in ``Palette.top_pc`` (13-entry weights)
+
+_PROFILES = np.array([np.roll(p, t) for p in (MAJOR_PROFILE, MINOR_PROFILE) for t in range(12)])
+_PROFILES = (_PROFILES - _PROFILES.mean(1, keepdims=True)) / _PROFILES.std(1, keepdims=True)
+
+
+def key_of(counts: np.ndarray) -> tuple[int, bool]:
+    """(tonic pitch class 0-11, minor?) best correlated with ``counts``, 12 pitch-class weights."""
+    spread = counts.std()
+    if spread == 0:
+        return 0, False
+    scores = _PROFILES @ ((counts - counts.mean()) / spread)
+    best = int(np.argmax(scores))
+    return best % 12, best >= 12
+
+
+def tonic_triad(tonic: int, minor: bool) -> tuple[int, int, int]:
+    return tonic % 12, (tonic + (3 if minor else 4)) % 12, (tonic + 7) % 12
+
+
+def dissonant(a: int, b: int) -> bool:
+    return abs(a - b) % 12 in DISSONANT
+
+
+def consonance(against: np.ndarray) -> np.ndarray:
+    """Per pitch class 0-11, how well it sounds as a second voice against ``against`` (12 weights
+    of the other voice's pitch classes, summing to 1): ``VOICE_WEIGHTS`` averaged over them."""
+    table = VOICE_WEIGHTS[(np.arange(12)[:, None] - np.arange(12)[None, :]) % 12]  # [mine, theirs]
+    return table @ against
+
+
+class Palette:
+    """Per-token tables of a model's vocabulary, made once per model.
+
+    ``pitches[id]``: the token's MIDI pitches; ``top[id]``: its highest pitch (-1 for start, rest,
+    hold); ``top_pc[id]``: that pitch's class, ``SPECIAL`` for start, rest and hold, so
+    ``probs * weights[top_pc]`` reweights pitches by class and leaves the rest alone.
+    """
+
+    def __init__(self, vocab: Vocabulary):
+        self.pitches = [token_pitches(t) for t in vocab.tokens]
+        self.top = np.array([max(p) if p else -1 for p in self.pitches])
+        self.top_pc = np.where(self.top >= 0, self.top % 12, SPECIAL)
+        self.is_pitch = self.top >= 0
+        self._weights = np.ones(SPECIAL + 1)  # 12 pitch-class weights, then 1 for the specials
+
+    def weigh(self, probs: np.ndarray, pc_weights: np.ndarray) -> np.ndarray:
+        """``probs`` with each pitch token's probability times its class's weight (12 weights)."""
+        self._weights[:SPECIAL] = pc_weights
+        return probs * self._weights[self.top_pc]
+
+    def pitch_classes(self, probs: np.ndarray) -> np.ndarray:
+        """The pitch mass of ``probs`` per pitch class (12 values, summing to 1; uniform if none)."""
+        mass = np.bincount(self.top_pc, weights=probs, minlength=SPECIAL + 1)[:12]
+        total = mass.sum()
+        return mass / total if total > 0 else np.full(12, 1 / 12)
