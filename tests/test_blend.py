@@ -8,16 +8,15 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from daemon.blend import FIRST_PITCH, ShortTerm, blend, relative_entropy
-from daemon.encoding import HOLD_ID, REST_ID
+from daemon.encoding import HOLD_ID, REST_ID, START_ID, token_pitches
 from daemon.model import load_model
-from engine_helpers import make_engine, note_events, note_ons, run
+from engine_helpers import TEMPO, make_engine, note_events, note_ons, run
 
 JAMD = 1  # channel 2 on the wire
 V = 40
 # A motif no folk song would suggest: leaps of a fifth, a fourth up and down, a seventh.
 MOTIF = [62, 69, 65, 72, 60, 67, 71, 64]
-# As pitch classes: duet plays under the player's register, so its motif sounds an octave or two down.
-MOTIF_STEPS = {(MOTIF[i] % 12, MOTIF[(i + 1) % len(MOTIF)] % 12) for i in range(len(MOTIF))}
+MOTIF_STEPS = {(MOTIF[i], MOTIF[(i + 1) % len(MOTIF)]) for i in range(len(MOTIF))}
 
 
 def distribution(weights) -> np.ndarray:
@@ -99,8 +98,20 @@ def motif_steps_in_answer(model, strength: float, seed: int, mode: str) -> tuple
     notes = [(i * 0.25, (i + 1) * 0.25 - 0.01, MOTIF[i % len(MOTIF)]) for i in range(4 * len(MOTIF))]
     end = notes[-1][1]
     engine = make_engine(model, seed=seed, mode=mode, stm_strength=strength, beats_per_bar=4)
-    out = run(engine, note_events(notes), until=end + 8.0)
-    played = [msg.note % 12 for t, msg in note_ons(out, JAMD) if t >= end]
+    fed = []
+    feed = model.feed
+    model.feed = lambda token, *position: fed.append(token) or feed(token, *position)
+    try:
+        out = run(engine, note_events(notes), until=end + 8.0)
+    finally:
+        model.feed = feed
+    if mode == "duet":
+        # The duet voice sounds in its own register, under the player's: its line is the tokens it
+        # feeds back, one a step, in the model's (and the motif's) register.
+        after = fed[round(end / (60.0 / TEMPO / model.steps_per_beat)) + 1:]
+        played = [max(token_pitches(model.vocab.tokens[t])) for t in after if t not in (START_ID, REST_ID, HOLD_ID)]
+    else:
+        played = [msg.note for t, msg in note_ons(out, JAMD) if t >= end]
     steps = list(zip(played, played[1:]))
     return sum(s in MOTIF_STEPS for s in steps), len(steps)
 
