@@ -59,7 +59,7 @@ CONTROLS: tuple[Control, ...] = (
             lambda v: round(0.1 + 1.9 * v / 127, 3)),
     Control("mode", "mode (melody models)", "cc_mode", "three bands: " + ", ".join(MELODY_MODES),
             "string: " + ", ".join(MELODY_MODES) + " (or 0–2); chords with a chords model", "mode", _band),
-    Control("answer_bars", "answer length", "cc_answer_bars", "0–127 → 1–8 bars", "float 0.25–32.0 bars", "float",
+    Control("answer_bars", "longest answer (`answer_bars`)", "cc_answer_bars", "0–127 → 1–8 bars", "float 0.25–32.0 bars", "float",
             lambda v: float(1 + round(7 * v / 127))),
     Control("mute", "mute jamd (it keeps listening)", "cc_mute", "≥ 64 on, < 64 off", "1 on, 0 off (int, float or "
             "bool)", "bool", lambda v: v >= ON),

@@ -81,7 +81,7 @@ class Engine:
     @property
     def chord(self) -> str | None:
         """chords mode: the chord sounding, or chosen for the coming beat (its name); None if none."""
-        chord = self._chord
+        chord = getattr(self.mode, "chord", None)  # only the chords behaviour has one
         return None if chord is None else self.model.sidecar.outputs[chord]
 
     # ---- time -------------------------------------------------------------------------
@@ -162,8 +162,6 @@ class Engine:
             return out
         if kind == "control_change":
             out += self._control(msg.control, msg.value, now, channel)
-            if self.config.mode != self.mode_name:  # the mode controller: _control ended jamd's notes
-                self.mode, self.mode_name = behaviour(self.config.mode), self.config.mode
         elif kind == "program_change" and channel + 1 == self.config.program_channel:
             out += self._switch_model(msg.program, now)
         return out + self.out.due(now)
@@ -263,10 +261,12 @@ class Engine:
         """
         c = self.config
         if name == "mode":
-            # A chords model has one mode, and a melody model cannot play it.
-            if value != c.mode and (value == "chords") == (c.mode == "chords"):
+            # Only the modes the model's kind plays (daemon/kinds.py): a chords model has one.
+            if value != c.mode and value in self.model.sidecar.model_kind.modes:
                 self.config = c.replace(mode=value)
-                return self._stop_jamd(now)
+                out = self._stop_jamd(now)
+                self.mode, self.mode_name = behaviour(value), value
+                return out
         elif name in ("temperature", "answer_bars", "stm_strength"):
             self.config = c.replace(**{name: value})
         elif name == "mute":

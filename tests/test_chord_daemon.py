@@ -19,7 +19,8 @@ from training.chord_eval import evaluate, step_predict
 REPO = Path(__file__).parents[1]
 MODEL = REPO / "models" / "nottingham-chords.onnx"
 NOTTINGHAM = Path(__file__).parent / "fixtures" / "nottingham"
-HELD_OUT = ("reelsh-l4", "jigs218")  # in the model's validation_songs: never trained on
+REEL, JIG = "reelsh-l6", "jigs220"  # 4/4 and 6/8, in the v2 model's validation_songs: never trained on
+HELD_OUT = (REEL, JIG)
 TEMPO = 120.0  # the Nottingham files carry no tempo: MIDI's default, 120 quarter notes a minute
 BEAT = 60.0 / TEMPO
 
@@ -78,7 +79,7 @@ def per_beat(played: list[tuple[float, tuple[int, ...]]], beats: int) -> list[st
 
 
 def test_held_out_melody_gets_voiced_chords_on_the_beats_that_fit_it(chord_model):
-    notes = melody_notes("reelsh-l4")
+    notes = melody_notes(REEL)
     engine = make_engine(chord_model, mode="chords", tempo=TEMPO, beats_per_bar=4)
     out = run(engine, note_events(notes), notes[-1][1] + 4 * BEAT, silence=True)
     assert_hygienic(out)
@@ -102,7 +103,7 @@ def test_held_out_melody_gets_voiced_chords_on_the_beats_that_fit_it(chord_model
 
 
 def test_a_transposed_melody_gets_the_same_chords_transposed(chord_model):
-    notes = melody_notes("jigs218")
+    notes = melody_notes(JIG)
     heard = []
     for shift in (0, -2):
         engine = make_engine(chord_model, mode="chords", tempo=TEMPO, beats_per_bar=3)
@@ -115,7 +116,7 @@ def test_a_transposed_melody_gets_the_same_chords_transposed(chord_model):
 
 
 def test_chords_wait_for_the_note_on_the_beat_only_if_asked(chord_model):
-    notes = melody_notes("reelsh-l4")[:40]
+    notes = melody_notes(REEL)[:40]
     for wait in (0.0, 0.02):
         engine = make_engine(chord_model, mode="chords", tempo=TEMPO, beats_per_bar=4, chord_wait=wait)
         played = chords_played(run(engine, note_events(notes), notes[-1][1], silence=True), engine.channel)
@@ -123,7 +124,7 @@ def test_chords_wait_for_the_note_on_the_beat_only_if_asked(chord_model):
 
 
 def test_chords_end_after_a_bar_of_silence(chord_model):
-    notes = [n for n in melody_notes("reelsh-l4") if n[1] <= 16 * BEAT]
+    notes = [n for n in melody_notes(REEL) if n[1] <= 16 * BEAT]
     engine = make_engine(chord_model, mode="chords", tempo=TEMPO, beats_per_bar=4)
     out = run(engine, note_events(notes), notes[-1][1] + 12 * BEAT, silence=False)
     assert_hygienic(out)  # nothing left sounding without a final silence()
@@ -145,7 +146,7 @@ def test_a_melody_model_refuses_chords_mode(folk_model):
 def test_jamd_play_writes_the_melody_and_its_chords(chord_model_path, tmp_path):
     out = tmp_path / "reel-with-chords.mid"
     config = Config(model=str(chord_model_path), mode="chords", tempo=TEMPO, beats_per_bar=4, seed=1)
-    stats = play_file(NOTTINGHAM / "melody" / "reelsh-l4.mid", out, config)
+    stats = play_file(NOTTINGHAM / "melody" / f"{REEL}.mid", out, config)
     midi = mido.MidiFile(out)
     names = [t.name for t in midi.tracks]
     assert names == ["player", "jamd"]
