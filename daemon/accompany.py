@@ -25,8 +25,8 @@ import numpy as np
 from daemon import chords as chordlib
 from daemon.modes import RELEASE, Behaviour
 
-KEEP_BAR = 0.85
-KEEP_BEAT = 0.1
+KEEP_BAR = 1.0
+KEEP_BEAT = 0.2
 BEAT_WEIGHT = 4.0  # the note struck on the beat counts as this many of the notes before it
 MISS = 0.3  # a chord's score with none of the melody's notes in it keeps this much weight...
 SHARPNESS = 4.0  # ...of (MISS + 1) ** SHARPNESS when all are
