@@ -220,8 +220,8 @@ def test_report_counts_songs_tokens_skips_and_formats(tmp_path):
     report = loaded.report()
     assert report["songs"] == len(loaded.songs)
     assert report["tokens"] == sum(len(s.tokens) for s in loaded.songs)
-    # .mid: ashover1 full + melody, waltz_de_choco, and the chord accompanist's melody/ + chords/ pairs (5 files).
-    assert report["by_format"] == {".abc": 5, ".krn": 4, ".mid": 8, ".musicxml": 1}
+    # .mid: ashover1 full, waltz_de_choco, and the chord accompanist's melody/ + chords/ pairs (5 tunes, 10 files).
+    assert report["by_format"] == {".abc": 5, ".krn": 4, ".mid": 12, ".musicxml": 1}
     assert report["skipped_by_reason"] == {
         "music21 rejected this tune": 1,
         "music21 could not parse it": 1,
