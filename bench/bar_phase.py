@@ -3,7 +3,7 @@
 For each held-out song (the model's own validation songs by default, or any files), the first
 ``--beats`` beats from its first note are played as a player would on jamd's internal clock: the
 grid starts on the first note, so a song with a pickup starts off the downbeat. ``daemon.phase``
-then picks the beat under which the model finds the phrase likeliest. Printed: the share of songs
+then picks the eighth of the bar under which the model finds the phrase likeliest. Printed: the share of songs
 whose downbeat it finds, beside the baseline that takes the first note as the downbeat, for all
 songs and for those with a pickup. Asserts nothing.
 
@@ -44,7 +44,7 @@ def main() -> None:
         if bar_steps % spb:
             continue
         ids = model.vocab.encode(tokens)
-        origin, _ = likeliest_origin(model, ids, 0, bar_steps, spb, 0)
+        origin, _ = likeliest_origin(model, ids, 0, bar_steps, max(1, spb // 2), 0)
         found += origin == truth
         baseline += truth == 0
         if truth:

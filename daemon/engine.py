@@ -397,8 +397,8 @@ class Engine:
                 or not self.model.hears_position or not self.model.sidecar.model_kind.writes_melody:
             return
         bar_steps = beat * c.beats_per_bar
-        origin, _ = likeliest_origin(self.model, self._phrase.tokens(), self._phrase.first, bar_steps, beat,
-                                     self.clock.origin % bar_steps)
+        origin, _ = likeliest_origin(self.model, self._phrase.tokens(), self._phrase.first, bar_steps,
+                                     max(1, beat // 2), self.clock.origin % bar_steps)  # every eighth
         if origin != self.clock.origin % bar_steps:
             self.clock.origin = origin
             self.stats["bar_phase_changes"] += 1
