@@ -234,6 +234,8 @@ class Clock:
         if position is not None:
             # The next pulse begins a new step, ``position`` 16ths after bar 1 of the song.
             self._restart()
+            if self.step > self._pulsed_step:  # the open step still waits for its pulse: the next begins it
+                self._base = self.step
             self.origin = self._base - round(position * self.steps_per_beat / 4)
         if self.following:
             self.running = True

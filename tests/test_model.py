@@ -37,14 +37,20 @@ def test_step_gives_probabilities_over_the_vocabulary(folk_model):
     assert (probs >= 0).all()
 
 
+def _inputs(side, token: int, i: int) -> dict:
+    """Every non-state input the sidecar names, filled as the daemon fills it (step i of a 4/4 bar)."""
+    fill = {"token": token, "bar_step": i % 16, "bar_steps": 16}
+    return {x.name: np.array([[fill[x.fill]]], np.dtype(x.dtype)) for x in side.inputs}
+
+
 def test_step_matches_a_plain_onnxruntime_run_with_explicit_state(folk_model, folk_model_path):
     session = ort.InferenceSession(str(folk_model_path), providers=["CPUExecutionProvider"])
     side = folk_model.sidecar
     state = {s.input: np.zeros((1, s.size), np.float32) for s in side.state}
     folk_model.reset()
-    for token in [START_ID] + _tokens(folk_model):
-        probs = folk_model.step(token)
-        feeds = {side.inputs[0].name: np.array([[token]], np.int32), **state}
+    for i, token in enumerate([START_ID] + _tokens(folk_model)):
+        probs = folk_model.step(token, i % 16, 16)
+        feeds = {**_inputs(side, token, i), **state}
         outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
         state = {s.input: outputs[s.output] for s in side.state}
         logits = outputs[side.logits_output][0].astype(np.float64)
@@ -59,8 +65,8 @@ def test_feeding_without_probabilities_carries_the_same_state(folk_model, folk_m
     state = {s.input: np.zeros((1, s.size), np.float32) for s in side.state}
     folk_model.reset()
     for i, token in enumerate([START_ID] + _tokens(folk_model, 31)):
-        folk_model.feed(token)
-        feeds = {side.inputs[0].name: np.array([[token]], np.int32), **state}
+        folk_model.feed(token, i % 16, 16)
+        feeds = {**_inputs(side, token, i), **state}
         outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, feeds)))
         state = {s.input: outputs[s.output] for s in side.state}
         if i % 5 == 4:
