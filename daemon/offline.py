@@ -104,6 +104,8 @@ def play_file(in_path: Path, out_path: Path, config: Config, model: StepModel | 
         quarters = numerator * 4 / denominator  # 6/8 -> 3 quarter-note beats: jamd's beats are quarters
         if quarters == int(quarters) and 1 <= quarters <= 16:
             config = config.replace(beats_per_bar=int(quarters))
+    if part.signatures:  # the file says where its bars are: bar 1 at its start, nothing to infer
+        config = config.replace(infer_bar=False)
     engine = Engine(config, model, np.random.default_rng(config.seed), load_model=load_model)
     bar = 60.0 / config.tempo * config.beats_per_bar
     events = part.events
