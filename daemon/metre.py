@@ -101,13 +101,6 @@ class Metre:
         signatures = [TimeSignature(round(at * steps_per_beat), n, d) for at, n, d in self.signatures]
         return bars, signatures
 
-    def signature_at(self, beat: float) -> tuple[int, int] | None:
-        """(numerator, denominator) in force at ``beat``; None if the file wrote none."""
-        found = None
-        for at, numerator, denominator in self.signatures:
-            if at <= beat + GRID_TOLERANCE:
-                found = (numerator, denominator)
-        return found
 
 
 def regular_bars(bar_steps: int, first: int, last: int, downbeat: int = 0) -> list[Bar]:
@@ -153,8 +146,3 @@ def token_positions(bars: Sequence[Bar], first: int, tokens: int) -> np.ndarray:
     each step's token with the next step's (module docstring).
     """
     return positions(bars, first, tokens)
-
-
-def position(step: int, origin: int, bar_steps: int) -> tuple[int, int]:
-    """(bar_step, bar_steps) of grid ``step`` in a regular metre whose bar 1 begins on step ``origin``."""
-    return (step - origin) % bar_steps, bar_steps
