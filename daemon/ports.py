@@ -26,6 +26,7 @@ import rtmidi
 
 from daemon.backends import api as _api, quiet_stderr as _quiet_stderr, resolve_backend, unavailable_reason
 from daemon.errors import JamdError
+from daemon.jack_ports import JACK_SETTLE_SECONDS, ReconnectingMidiIn, ReconnectingMidiOut
 from daemon.port_listing import describe_ports, list_ports
 from daemon.port_names import CLIENT, VIRTUAL_IN, VIRTUAL_OUT, is_own_port, match_port, new_devices
 from daemon.thread_state import keep_thread_state
@@ -38,6 +39,14 @@ log = logging.getLogger("jamd")
 QUEUE_SIZE = 4096  # ~2 s of a dense 2,000 msg/s stream; beyond that the engine is stuck anyway
 
 
+def _midi_in(api: int):
+    return (ReconnectingMidiIn if api == rtmidi.API_UNIX_JACK else rtmidi.MidiIn)(api, CLIENT)
+
+
+def _midi_out(api: int):
+    return (ReconnectingMidiOut if api == rtmidi.API_UNIX_JACK else rtmidi.MidiOut)(api, CLIENT)
+
+
 @dataclass
 class _Port:
     """One rtmidi port: jamd's virtual one (pattern None) or a connection to a named device."""
@@ -46,6 +55,7 @@ class _Port:
     midi: object
     index: int  # tells the service which input a message came from
     connected: str | None = None  # the device port name while connected
+    listening: bool = False  # the input callback is set
 
 
 @dataclass
@@ -98,7 +108,7 @@ class Ports:
     def _open(self, api: int, inputs: tuple[str, ...], output: str, virtual: bool) -> None:
         sources, sinks = self.available() if self._probe_in is not None else ([], [])
         if virtual:
-            out = rtmidi.MidiOut(api, CLIENT)
+            out = _midi_out(api)
             out.open_virtual_port(VIRTUAL_OUT)
             self.outputs.append(_Port(None, out, len(self.outputs), VIRTUAL_OUT))
         if output or not virtual:
@@ -108,7 +118,7 @@ class Ports:
                 name = sinks[0]
             else:
                 raise JamdError(f"no MIDI output ports on {self.backend}; name one with --output or use --virtual")
-            self.outputs.append(_Port(output or name, rtmidi.MidiOut(api, CLIENT), len(self.outputs)))
+            self.outputs.append(_Port(output or name, _midi_out(api), len(self.outputs)))
             self._connect("output", self.outputs[-1], name)
         if virtual:
             self._add_input(api, None, None)
@@ -123,7 +133,7 @@ class Ports:
             self._add_input(api, pattern, match_port(pattern, sources, "input"))
 
     def _add_input(self, api: int, pattern: str | None, name: str | None) -> None:
-        midi = rtmidi.MidiIn(api, CLIENT)
+        midi = _midi_in(api)
         # Clock messages drive the grid (--clock midi); sysex and active sensing are noise here.
         midi.ignore_types(sysex=True, timing=False, active_sense=True)
         entry = _Port(pattern, midi, len(self.inputs))
@@ -138,7 +148,9 @@ class Ports:
     def _connect(self, kind: str, port: _Port, name: str) -> None:
         if kind == "input":
             port.midi.open_port(self._probe_in.get_ports().index(name), f"{VIRTUAL_IN} {port.index + 1}")
-            port.midi.set_callback(self._callback(port.index))  # close_port() cancelled the last one
+            if not port.listening:  # set once on JACK (the port is kept), again after close_port()
+                port.midi.set_callback(self._callback(port.index))
+                port.listening = True
         else:
             port.midi.open_port(self._probe_out.get_ports().index(name), VIRTUAL_OUT)
         port.connected = name
@@ -185,7 +197,9 @@ class Ports:
                     continue
                 if port.connected is not None and port.connected not in names:
                     events.append(Event(f"{kind} lost", port.index, port.connected))
-                    port.midi.close_port()
+                    if self.backend != "jack":  # a JACK port is kept (daemon.jack_ports)
+                        port.midi.close_port()  # which also cancels the callback
+                        port.listening = False
                     port.connected = None
                 if port.connected is None:
                     name = self._rematch(port.pattern, names)
@@ -219,10 +233,12 @@ class Ports:
         for entry in self.inputs:
             entry.midi.cancel_callback()
         for thing in [e.midi for e in self.inputs] + [o.midi for o in self.outputs]:
+            if self.backend == "jack":
+                time.sleep(JACK_SETTLE_SECONDS)  # see daemon.jack_ports
             with contextlib.suppress(Exception):
                 thing.close_port()
                 thing.delete()
-        for probe in (self._probe_in, self._probe_out):
+        for probe in (self._probe_in, self._probe_out):  # no port of their own: nothing to race
             if probe is not None:
                 with contextlib.suppress(Exception):
                     probe.delete()

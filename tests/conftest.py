@@ -41,34 +41,42 @@ def _jack_answers() -> bool:
     return unavailable_reason("jack") is None
 
 
-@pytest.fixture(scope="session")
-def jack_server(tmp_path_factory):
-    """A JACK server to open real MIDI ports on: the running one, else `jackd -d dummy` started here.
-
-    Without jackd: a failure under CI (CI=true; .ci/run installs jackd2), a skip locally.
-    """
+def _need_jackd() -> None:
     import shutil
-    import subprocess
-    import time
 
-    if _jack_answers():
-        yield None
-        return
     if shutil.which("jackd") is None:
         message = "jackd not found: install jackd2 (apt-get install jackd2) to run the JACK tests"
         if os.environ.get("CI") == "true":
             pytest.fail(message + " (.ci/run installs it in CI)")
         pytest.skip(message)
-    log_path = tmp_path_factory.mktemp("jack") / "jackd.log"
+
+
+def _jack_answers_elsewhere() -> bool:
+    """_jack_answers in a child process: libjack serves one JACK server per process, and the
+    session's server already has this one's test clients."""
+    import subprocess
+    import sys
+
+    code = "import sys; from daemon.ports import unavailable_reason; sys.exit(unavailable_reason('jack') is not None)"
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, timeout=30).returncode == 0
+
+
+def _serve_jack(log_path: Path, name: str | None = None):
+    """Start `jackd -d dummy` (named ``name``, else the default server); yield it; stop it."""
+    import subprocess
+    import time
+
+    command = ("jackd", "-n", name, *JACKD[1:]) if name else JACKD
+    answers = _jack_answers_elsewhere if name else _jack_answers
     with open(log_path, "wb") as log_file:
-        server = subprocess.Popen(JACKD, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        server = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 10.0
-    while not _jack_answers():
+    while not answers():
         if server.poll() is not None or time.monotonic() > deadline:
             server.kill()
             server.wait()
             tail = log_path.read_text(errors="replace")[-800:]
-            pytest.fail(f"{' '.join(JACKD)} did not start a JACK server:\n{tail}")
+            pytest.fail(f"{' '.join(command)} did not start a JACK server:\n{tail}")
         time.sleep(0.1)
     yield server
     server.terminate()
@@ -77,3 +85,32 @@ def jack_server(tmp_path_factory):
     except subprocess.TimeoutExpired:
         server.kill()
         server.wait()
+
+
+@pytest.fixture(scope="session")
+def jack_server(tmp_path_factory):
+    """A JACK server to open real MIDI ports on: the running one, else `jackd -d dummy` started here.
+
+    Without jackd: a failure under CI (CI=true; .ci/run installs jackd2), a skip locally.
+    """
+    from jack_clients import close_all
+
+    serving = None
+    if not _jack_answers():
+        _need_jackd()
+        serving = _serve_jack(tmp_path_factory.mktemp("jack") / "jackd.log")
+    yield next(serving) if serving else None
+    close_all()  # the test players, before their server goes
+    if serving:
+        next(serving, None)  # stops the server
+
+
+@pytest.fixture
+def empty_jack_server(jack_server, tmp_path, monkeypatch):
+    """A JACK server of this test's own with no client on it yet, as on a Pi that just booted
+    (the session's server keeps the test clients of earlier tests: see tests/test_jack_e2e.py).
+    Only child processes may use it: libjack serves one server per process."""
+    _need_jackd()
+    name = f"jamd-empty-{os.getpid()}"
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
+    yield from _serve_jack(tmp_path / "jackd.log", name)

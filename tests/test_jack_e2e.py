@@ -23,6 +23,8 @@ import mido
 import pytest
 
 from daemon.config import MODES
+from daemon.jack_ports import ReconnectingMidiIn, ReconnectingMidiOut
+from jack_clients import session_client
 
 rtmidi = pytest.importorskip("rtmidi")
 
@@ -110,16 +112,30 @@ class Jamd:
         return "".join(self.lines)
 
 
-class Player:
+class Listening:
+    """What an input test client heard while this object was the one listening."""
+
+    def listen(self, midi) -> None:
+        self.received: list[tuple[float, mido.Message]] = []
+        if not hasattr(midi, "listener"):  # the first listener sets the one callback
+            midi.ignore_types(sysex=True, timing=True, active_sense=True)
+            midi.set_callback(lambda event, _: midi.listener and midi.listener.received.append(
+                (time.monotonic(), mido.Message.from_bytes(event[0]))))
+        midi.listener = self
+
+    def stop_listening(self, midi) -> None:
+        if midi.listener is self:
+            midi.listener = None
+
+
+class Player(Listening):
     """A JACK client wired to jamd: plays into `jamd in`, records what comes out of `jamd out`."""
 
     def __init__(self, jamd: Jamd):
-        self.out = rtmidi.MidiOut(JACK, "e2e-player")
+        self.out = session_client(ReconnectingMidiOut, "e2e-player")
         self.out.open_port(find_port(self.out.get_ports(), jamd.client, "jamd in"), "play")
-        self.inp = rtmidi.MidiIn(JACK, "e2e-listener")
-        self.inp.ignore_types(sysex=True, timing=True, active_sense=True)
-        self.received: list[tuple[float, mido.Message]] = []
-        self.inp.set_callback(lambda event, _: self.received.append((time.monotonic(), mido.Message.from_bytes(event[0]))))
+        self.inp = session_client(ReconnectingMidiIn, "e2e-listener")
+        self.listen(self.inp)
         self.inp.open_port(find_port(self.inp.get_ports(), jamd.client, "jamd out"), "listen")
         time.sleep(0.1)  # JACK connects on its next graph change
 
@@ -163,9 +179,8 @@ class Player:
         return any(m.is_cc(123) and m.channel == CHANNEL - 1 for when, m in list(self.received) if when >= t)
 
     def close(self) -> None:
-        for port in (self.out, self.inp):
-            port.close_port()
-            port.delete()
+        """Stop recording (the ports stay for the next test: tests/jack_clients.py)."""
+        self.stop_listening(self.inp)
 
 
 def settle_then_check_silent(player: Player, since: float, what: str) -> None:
@@ -367,19 +382,36 @@ def test_tells_systemd_ready_pings_the_watchdog_and_says_stopping(jamd_factory, 
     assert "STOPPING=1" in rest
 
 
+SYNTH = """
+import sys, time, rtmidi
+inp = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, sys.argv[1])
+inp.ignore_types(sysex=True, timing=True, active_sense=True)
+inp.set_callback(lambda event, _: print(" ".join(map(str, event[0])), flush=True))
+inp.open_virtual_port("in")
+print("ready", flush=True)
+sys.stdin.read()  # until the test closes our stdin
+"""
+
+
 class Synth(Player):
-    """A synth jamd plays to by name (--output): a JACK client with one MIDI input port."""
+    """A synth jamd plays to by name (--output): a JACK client process with one MIDI input port,
+    so that it can live on a server of its own (empty_jack_server)."""
 
     def __init__(self):
         self.client = f"e2e-synth-{os.getpid()}"
-        self.inp = rtmidi.MidiIn(JACK, self.client)
-        self.inp.ignore_types(sysex=True, timing=True, active_sense=True)
         self.received = []
-        self.inp.set_callback(lambda event, _: self.received.append((time.monotonic(), mido.Message.from_bytes(event[0]))))
-        self.inp.open_virtual_port("in")
+        self.proc = subprocess.Popen([sys.executable, "-c", SYNTH, self.client], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+        threading.Thread(target=self._hear, daemon=True).start()
+
+    def _hear(self) -> None:
+        for line in self.proc.stdout:
+            self.received.append((time.monotonic(), mido.Message.from_bytes([int(b) for b in line.split()])))
 
     def close(self) -> None:
-        self.inp.delete()
+        self.proc.stdin.close()
+        _end(self.proc)
 
 
 def wait_until(condition, timeout: float = 10.0) -> bool:
@@ -390,18 +422,15 @@ def wait_until(condition, timeout: float = 10.0) -> bool:
     return condition()
 
 
-def test_listening_to_every_device_waits_for_a_keyboard_and_follows_each_one_plugged_in(jamd_factory):
+def test_listening_to_every_device_waits_for_a_keyboard_and_follows_each_one_plugged_in(empty_jack_server,
+                                                                                        jamd_factory):
     """No --input: a Pi boots jamd before the keyboard is plugged in, then the player swaps keyboards."""
-    probe = rtmidi.MidiIn(JACK, "e2e-probe")
-    devices_before = probe.get_ports()
-    probe.delete()
     synth = Synth()
     keys = None
     try:
         jamd = jamd_factory("--output", synth.client, "--thru", "--mode", "next")
-        if not devices_before:  # always so on the server the tests start (CI)
-            assert "no MIDI input device on jack yet: waiting for one" in jamd.log()
-            assert "in every device (none yet)" in jamd.log()
+        assert "no MIDI input device on jack yet: waiting for one" in jamd.log()
+        assert "in every device (none yet)" in jamd.log()
         for number in (1, 2):
             keys = Keys(f"e2e-keys-{os.getpid()}-{number}")
             assert wait_until(lambda: f"input new: {keys.port}" in jamd.log()), "not picked up:\n" + jamd.log()

@@ -120,12 +120,12 @@ def test_the_daemon_imports_no_training_stack():
 @pytest.mark.jack
 def test_ports_lists_a_jack_client_and_says_why_alsa_is_missing(jack_server):
     rtmidi = pytest.importorskip("rtmidi")
-    keyboard = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, "ports-test-keys")
-    keyboard.open_virtual_port("keys")
-    try:
-        result = jamd("ports")
-    finally:
-        keyboard.delete()
+    from jack_clients import session_client
+
+    keyboard = session_client(rtmidi.MidiOut, "ports-test-keys")  # closed at the end (tests/jack_clients.py)
+    if not keyboard.is_port_open():
+        keyboard.open_virtual_port("keys")
+    result = jamd("ports")
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "jack:" in out and "ports-test-keys:keys" in out
@@ -141,7 +141,10 @@ def test_full_input_queue_drops_and_counts_instead_of_blocking(jack_server, monk
     client = f"jamd-queue-test-{os.getpid()}"  # not another jamd on the same server
     monkeypatch.setattr(ports_module, "CLIENT", client)
     ports = ports_module.Ports("jack", (), "", virtual=True, maxsize=4)
-    sender = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, "flood-test")
+    from daemon.jack_ports import ReconnectingMidiOut
+    from jack_clients import session_client
+
+    sender = session_client(ReconnectingMidiOut, "flood-test")  # closed at the end (tests/jack_clients.py)
     try:
         sender.open_port(next(i for i, n in enumerate(sender.get_ports())
                               if n.startswith(client) and n.endswith(":jamd in")))
@@ -155,7 +158,6 @@ def test_full_input_queue_drops_and_counts_instead_of_blocking(jack_server, monk
         data, received, index = ports.queue.get_nowait()
         assert data == [0x90, 60, 100] and index == 0 and received <= time.monotonic()
     finally:
-        sender.delete()
         ports.close()
 
 
