@@ -16,10 +16,10 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from daemon.config import Config
-from daemon.engine import Engine
-from daemon.model import load_model
-from daemon.offline import read_events, simulate
+from jamd.daemon.config import Config
+from jamd.daemon.engine import Engine
+from jamd.daemon.model import load_model
+from jamd.daemon.offline import read_events, simulate
 
 TUNES = sorted((Path(__file__).parents[1] / "tests" / "fixtures" / "nottingham" / "melody").glob("*.mid"))
 

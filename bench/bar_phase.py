@@ -2,7 +2,7 @@
 
 For each held-out song (the model's own validation songs by default, or any files), the first
 ``--beats`` beats from its first note are played as a player would on jamd's internal clock: the
-grid starts on the first note, so a song with a pickup starts off the downbeat. ``daemon.phase``
+grid starts on the first note, so a song with a pickup starts off the downbeat. ``jamd.daemon.phase``
 then picks the eighth of the bar under which the model finds the phrase likeliest. Printed: the share of songs
 whose downbeat it finds, beside the baseline that takes the first note as the downbeat, for all
 songs and for those with a pickup. Asserts nothing.
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import argparse
 
-from daemon.model import load_model
-from daemon.phase import likeliest_origin
-from training.corpus import load_corpus
-from training.evaluate import model_split
+from jamd.daemon.model import load_model
+from jamd.daemon.phase import likeliest_origin
+from jamd.training.corpus import load_corpus
+from jamd.training.evaluate import model_split
 
 
 def phrase(song, beats: int, steps_per_beat: int):
@@ -52,7 +52,7 @@ def main() -> None:
             found_pickup += origin == truth
     n = len(songs)
     print(f"{model.name}, {n} songs, first {args.beats} beats played freely (grid from the first note):")
-    print(f"| | downbeat found |\n| --- | --- |\n| jamd (daemon.phase) | {found / n:.1%} |")
+    print(f"| | downbeat found |\n| --- | --- |\n| jamd (jamd.daemon.phase) | {found / n:.1%} |")
     print(f"| first note = downbeat | {baseline / n:.1%} |")
     print(f"| songs with a pickup ({pickups}): jamd | {found_pickup / max(1, pickups):.1%} (baseline 0%) |")
 

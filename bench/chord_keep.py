@@ -21,11 +21,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from daemon import accompany  # noqa: E402
-from daemon.chords import choose, identify, voicing  # noqa: E402
-from daemon.model import load_model  # noqa: E402
-from training import playalong  # noqa: E402
-from training.tunes import pick  # noqa: E402
+from jamd.daemon import accompany  # noqa: E402
+from jamd.daemon.chords import choose, identify, voicing  # noqa: E402
+from jamd.daemon.model import load_model  # noqa: E402
+from jamd.training import playalong  # noqa: E402
+from jamd.training.tunes import pick  # noqa: E402
 
 KEEP_BARS = (0.3, 0.5, 0.7, 0.85, 1.0)
 KEEP_BEATS = (0.1, 0.2, 0.3, 0.5)

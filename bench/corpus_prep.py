@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from training.corpus import load_corpus
+from jamd.training.corpus import load_corpus
 
 DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "essen-kern" / "deutschl"
 

@@ -8,7 +8,7 @@ the 213 `kinder` songs with 10-fold cross-validation by song, untransposed MIDI 
 each song's first note included: 2.428 bits/note with its long-term model (LTM) and 2.106
 with long- plus short-term models (LTM+STM).
 
-Here the folk recipe (``training.train.TrainSettings`` defaults: untransposed songs,
+Here the folk recipe (``jamd.training.train.TrainSettings`` defaults: untransposed songs,
 augmented by transposition) is trained on deutschl *without* kinder and without any song
 whose pitch-interval sequence matches a kinder song (variants recur across Essen subsets),
 then the kinder songs are scored the same way: -log2 P(pitch | a note starts here). The
@@ -33,11 +33,11 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon.encoding import token_pitches
-from daemon.model import load_model
-from daemon.ppm import MAX_ORDER, PPM
-from training.corpus import load_corpus
-from training.evaluate import FIRST_PITCH_ID, evaluate_songs, lstm_predictions, model_split, ngram_predictions
+from jamd.daemon.encoding import token_pitches
+from jamd.daemon.model import load_model
+from jamd.daemon.ppm import MAX_ORDER, PPM
+from jamd.training.corpus import load_corpus
+from jamd.training.evaluate import FIRST_PITCH_ID, evaluate_songs, lstm_predictions, model_split, ngram_predictions
 
 DEUTSCHL = Path(__file__).resolve().parents[2] / "shared" / "data" / "essen-kern" / "deutschl"
 IDYOM = {"IDyOM LTM (Pearce 2005, Table 6.4)": 2.428, "IDyOM LTM+STM (Pearce 2005, Table 6.6)": 2.106}
@@ -112,10 +112,10 @@ def with_stm(predictions, validation_ids, kinder_ids, vocab_size: int) -> tuple[
 
 def train_model(args, train, others):
     """Fit and export the folk recipe on ``train``; return (onnx path, training songs, validation songs)."""
-    from training.export import export  # TensorFlow only when training
-    from training.settings import from_values
-    from training.tasks import melody_task
-    from training.train import fit
+    from jamd.training.export import export  # TensorFlow only when training
+    from jamd.training.settings import from_values
+    from jamd.training.tasks import melody_task
+    from jamd.training.train import fit
 
     overrides = {"seed": args.seed}
     if args.quick:

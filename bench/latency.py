@@ -43,10 +43,10 @@ sys.path.insert(0, str(REPO))
 
 import rtmidi  # noqa: E402
 
-from daemon.model import load_model  # noqa: E402
+from jamd.daemon.model import load_model  # noqa: E402
 sys.path.insert(0, str(REPO / "bench"))
 from model_step import per_step, print_short_term, short_term_candidates  # noqa: E402
-from daemon.ports import unavailable_reason  # noqa: E402
+from jamd.daemon.ports import unavailable_reason  # noqa: E402
 
 JACK = rtmidi.API_UNIX_JACK
 CLIENT = f"jamd-bench-{os.getpid()}"  # jamd's client name here: no other jamd is mistaken for it
@@ -71,7 +71,7 @@ def ensure_jack() -> subprocess.Popen | None:
 class Jamd:
     def __init__(self, model: str, *flags: str):
         self.began = time.monotonic()
-        self.proc = subprocess.Popen([sys.executable, "-m", "daemon.cli", "run", "--backend", "jack", "--virtual",
+        self.proc = subprocess.Popen([sys.executable, "-m", "jamd.daemon.cli", "run", "--backend", "jack", "--virtual",
                                       "--model", model, "--tempo", "120", "--seed", "1", *flags],
                                      stderr=subprocess.PIPE, text=True, cwd=REPO,
                                      env={**os.environ, "JAMD_CLIENT_NAME": CLIENT})

@@ -5,7 +5,7 @@
 2. a plain ``session.run`` with the same session options, feeding and fetching state as arrays;
 3. the same plain run with onnxruntime's default options (threads spinning on every core).
 
-Also the short-term model (``daemon.blend``) on a stream the model sampled itself, in three
+Also the short-term model (``jamd.daemon.blend``) on a stream the model sampled itself, in three
 parts: learn the token (every grid step), query its distribution and blend it with the LSTM's
 (only on a step where jamd plays); and the engine's whole decision per grid step (feed,
 sample, schedule) in duet mode, with the short-term model at its default strength and off.
@@ -21,11 +21,11 @@ import time
 import numpy as np
 import onnxruntime as ort
 
-from daemon.blend import ShortTerm
-from daemon.config import Config
-from daemon.encoding import START_ID
-from daemon.engine import Engine
-from daemon.model import load_model, sample
+from jamd.daemon.blend import ShortTerm
+from jamd.daemon.config import Config
+from jamd.daemon.encoding import START_ID
+from jamd.daemon.engine import Engine
+from jamd.daemon.model import load_model, sample
 
 
 def per_step(candidates: dict, steps: int, rounds: int = 7) -> dict:

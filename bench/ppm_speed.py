@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon.encoding import Vocabulary
-from daemon.ppm import PPM
-from training.corpus import load_corpus
+from jamd.daemon.encoding import Vocabulary
+from jamd.daemon.ppm import PPM
+from jamd.training.corpus import load_corpus
 
 KINDER = Path(__file__).resolve().parents[2] / "shared" / "data" / "essen-kern" / "deutschl" / "kinder"
 
@@ -43,7 +43,7 @@ def main() -> None:
     songs = [s.tokens for s in load_corpus(args.sources).songs]
     model = None
     if args.model:
-        from daemon.model import load_model
+        from jamd.daemon.model import load_model
 
         model = load_model(args.model)
     # The model's own vocabulary when given: the size the daemon's short-term model will have.

@@ -39,7 +39,7 @@ WINDOW_SECONDS = 60.0  # the "start" and "end" samples: the first and the last m
 
 
 def start_jamd(model: str, tempo: float) -> tuple[subprocess.Popen, list[str]]:
-    proc = subprocess.Popen([sys.executable, "-m", "daemon.cli", "run", "--backend", "jack", "--virtual", "--thru",
+    proc = subprocess.Popen([sys.executable, "-m", "jamd.daemon.cli", "run", "--backend", "jack", "--virtual", "--thru",
                              "--stats", "--model", model, "--tempo", f"{tempo:g}", "--seed", "1"],
                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=REPO,
                             env={**os.environ, "JAMD_CLIENT_NAME": CLIENT})

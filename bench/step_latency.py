@@ -4,7 +4,7 @@
 
 For each model (default: every models/*.onnx), side by side in one run:
 
-- ``onnx step``: ``daemon.model.StepModel.step`` (onnxruntime, 1 thread, state carried), what
+- ``onnx step``: ``jamd.daemon.model.StepModel.step`` (onnxruntime, 1 thread, state carried), what
   the daemon pays per grid step;
 - ``keras predict``: what the seeds did to predict one note: ``model.predict`` on the last
   64-step window, recomputing the whole window every time. The Keras model has the shipped
@@ -37,7 +37,7 @@ def time_onnx(model, steps: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def time_keras(sidecar, onnx_path, predicts: int, rng: np.random.Generator) -> np.ndarray:
-    from training import model as network
+    from jamd.training import model as network
 
     config = network.ModelConfig(**sidecar.training["model"])
     keras_model = network.sequence_model(config)
@@ -56,7 +56,7 @@ def time_keras(sidecar, onnx_path, predicts: int, rng: np.random.Generator) -> n
 
 
 def main() -> None:
-    from daemon.model import load_model, resolve_model, shipped_models
+    from jamd.daemon.model import load_model, resolve_model, shipped_models
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="*", help="model names or .onnx paths (default: every shipped model)")

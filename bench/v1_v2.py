@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon.model import load_model
-from training.evaluate import evaluate_songs, model_split, song_key
+from jamd.daemon.model import load_model
+from jamd.training.evaluate import evaluate_songs, model_split, song_key
 
 REPO = Path(__file__).parents[1]
 V1_REV = "8852328"  # the last commit whose models are version 1
@@ -60,8 +60,8 @@ def melody_rows(name: str, old, new) -> list[str]:
 
 
 def chord_rows(name: str, old, new, data: Path) -> list[str]:
-    from training.chord_data import load_pairs
-    from training.chord_eval import evaluate, step_predict
+    from jamd.training.chord_data import load_pairs
+    from jamd.training.chord_eval import evaluate, step_predict
 
     songs, _ = load_pairs(data, new.steps_per_beat, progress=False)
     held = set(old.sidecar.training["validation_songs"]) & set(new.sidecar.training["validation_songs"])

@@ -1,5 +1,5 @@
 """chords mode's behaviour (``daemon/modes.py`` has the interface): a chord on the beats, voiced by
-``daemon.chords``, changed where the tune changes chords.
+``jamd.daemon.chords``, changed where the tune changes chords.
 
 On each beat the chords model scores the beat's chord from the melody heard before it. That
 score is then weighed by how well each chord fits the melody: the notes the player started in
@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from daemon import chords as chordlib
-from daemon.modes import RELEASE, Behaviour
+from jamd.daemon import chords as chordlib
+from jamd.daemon.modes import RELEASE, Behaviour
 
 KEEP_BAR = 1.0
 KEEP_BEAT = 0.2

@@ -12,8 +12,8 @@ import sys
 
 import rtmidi
 
-from daemon.errors import JamdError
-from daemon.port_names import CLIENT
+from jamd.daemon.errors import JamdError
+from jamd.daemon.port_names import CLIENT
 
 _APIS = {"alsa": "API_LINUX_ALSA", "jack": "API_UNIX_JACK", "coremidi": "API_MACOSX_CORE",
          "winmm": "API_WINDOWS_MM"}

@@ -2,7 +2,7 @@
 
 IDyOM (Pearce 2005) predicts melodies best when a long-term model (trained on a corpus; here
 the LSTM) is combined with a short-term model built from the piece being heard, because a
-melody repeats its own motifs. ``ShortTerm`` is that second model: a ``daemon.ppm.PPM`` of
+melody repeats its own motifs. ``ShortTerm`` is that second model: a ``jamd.daemon.ppm.PPM`` of
 orders 0..``STM_ORDER`` over the session's tokens (the player's and jamd's, one per grid
 step), learning as it goes, with a window of ``STM_WINDOW`` steps so memory stays bounded.
 
@@ -45,8 +45,8 @@ import math
 
 import numpy as np
 
-from daemon.encoding import SPECIAL_TOKENS
-from daemon.ppm import PPM
+from jamd.daemon.encoding import SPECIAL_TOKENS
+from jamd.daemon.ppm import PPM
 
 STM_ORDER = 6  # longest context, grid steps: beyond that a session rarely repeats itself exactly
 STM_WINDOW = 2048  # tokens remembered: 5 minutes at 100 bpm in 16ths (0.15 s a step)
@@ -115,7 +115,7 @@ class ShortTerm:
 
     @classmethod
     def for_model(cls, model) -> "ShortTerm":
-        """A fresh short-term model for a ``daemon.model.StepModel``."""
+        """A fresh short-term model for a ``jamd.daemon.model.StepModel``."""
         return cls(len(model.vocab), model.sidecar.model_kind.blends)
 
     def learn(self, token: int) -> None:

@@ -16,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-from daemon import config as settings
-from daemon.errors import JamdError
-from daemon.signals import block_signals
+from jamd.daemon import config as settings
+from jamd.daemon.errors import JamdError
+from jamd.daemon.signals import block_signals
 
 log = logging.getLogger("jamd")
 
@@ -84,17 +84,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     faulthandler.register(signal.SIGUSR2, all_threads=True)
     config = settings.config_from_args(args)
     setup_logging(config.log_level)
-    from daemon.ports import Ports
-    from daemon.service import Service
+    from jamd.daemon.ports import Ports
+    from jamd.daemon.service import Service
 
     # Before the ports: a missing aalink or a taken OSC port is one line, with nothing to undo.
     link = osc = None
     if config.clock == "link":
-        from daemon.link import LinkSession
+        from jamd.daemon.link import LinkSession
 
         link = LinkSession(config.tempo)
     if config.osc:
-        from daemon.osc import OscServer
+        from jamd.daemon.osc import OscServer
 
         osc = OscServer(config.osc_host, config.osc)
     # No port named: open virtual ports, the one setup that needs no device name.
@@ -109,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         engine = _engine(config)
         recorder = None
         if config.record:
-            from daemon.recorder import Recorder
+            from jamd.daemon.recorder import Recorder
 
             recorder = Recorder(Path(config.record), config)
         service = Service(config, ports, engine, reload=lambda: _reload(args), recorder=recorder, watcher=osc)
@@ -133,8 +133,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _engine(config: settings.Config):
     import numpy as np
 
-    from daemon.engine import Engine
-    from daemon.model import load_model
+    from jamd.daemon.engine import Engine
+    from jamd.daemon.model import load_model
 
     model = load_model(config.model)
     return Engine(config, model, np.random.default_rng(config.seed), load_model=load_model)
@@ -148,7 +148,7 @@ def _reload(args: argparse.Namespace):
 
 
 def cmd_ports(args: argparse.Namespace) -> int:
-    from daemon.ports import describe_ports
+    from jamd.daemon.ports import describe_ports
 
     print(describe_ports(args.backend))
     return 0
@@ -157,9 +157,9 @@ def cmd_ports(args: argparse.Namespace) -> int:
 def cmd_play(args: argparse.Namespace) -> int:
     config = settings.config_from_args(args)
     setup_logging(config.log_level)
-    from daemon.offline import play_file
+    from jamd.daemon.offline import play_file
 
-    from daemon.offline import FROM_FILE
+    from jamd.daemon.offline import FROM_FILE
 
     # The file's tempo and time signature count unless a flag sets them.
     stats = play_file(args.in_file, args.output_file, config,
@@ -171,7 +171,7 @@ def cmd_play(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from daemon.doctor import diagnose, render
+    from jamd.daemon.doctor import diagnose, render
 
     report = diagnose(settings.config_from_args(args).model, args.backend)
     print(render(report))

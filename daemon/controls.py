@@ -4,7 +4,7 @@ One table (``CONTROLS``) gives each setting its name, its CC binding (a ``cc_*``
 daemon/config.py), its OSC address ``/jamd/NAME``, and how a CC value (0-127) or an OSC
 argument becomes the setting's value. The engine's CC handling and the OSC server
 (daemon/osc.py) both read it, and the README's CC and OSC tables are generated from it
-(``python -m daemon.controls``; tests/test_controls.py checks the README matches).
+(``python -m jamd.daemon.controls``; tests/test_controls.py checks the README matches).
 
 A setting's value is what ``Engine.set(name, value, now)`` takes: a float, a mode name, a
 bool (mute), a model index (``models/`` sorted by name, as Program Change counts), or
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from daemon.config import FIELDS, MELODY_MODES, MODES
+from jamd.daemon.config import FIELDS, MELODY_MODES, MODES
 
 ON = 64  # switch-type controllers: values from 64 up mean on (MIDI convention)
 PREFIX = "/jamd/"

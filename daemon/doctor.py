@@ -18,8 +18,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from daemon import ports as midi
-from daemon.errors import JamdError
+from jamd.daemon import ports as midi
+from jamd.daemon.errors import JamdError
 
 SOUNDFONT = "/usr/share/sounds/sf2/FluidR3_GM.sf2"  # Debian/Raspberry Pi OS: apt install fluid-soundfont-gm
 FLUIDSYNTH_ALSA = f"fluidsynth -a alsa -m alsa_seq -s -i {SOUNDFONT}"
@@ -219,7 +219,7 @@ def _address(port: str) -> str:
 
 
 def check_model(name: str, report: Report) -> None:
-    from daemon.model import load_model  # onnxruntime: only when asked
+    from jamd.daemon.model import load_model  # onnxruntime: only when asked
 
     try:
         model = load_model(name)
@@ -237,7 +237,7 @@ def check_model(name: str, report: Report) -> None:
 
 def check_priority(report: Report) -> None:
     """Whether this user may raise a thread to SCHED_FIFO (LimitRTPRIO / limits.conf rtprio)."""
-    from daemon.service import RT_PRIORITY
+    from jamd.daemon.service import RT_PRIORITY
 
     if not hasattr(os, "sched_setscheduler"):  # macOS: CoreMIDI's own threads are real-time already
         report.lines.append("real-time priority: not applicable on this platform")

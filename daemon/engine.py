@@ -1,6 +1,6 @@
 """The hub of jamd's music: player's MIDI and the time in, jamd's timed MIDI out. No ports, no threads.
 
-The engine keeps time (``daemon.clock``), takes the player's notes, feeds the model exactly one
+The engine keeps time (``jamd.daemon.clock``), takes the player's notes, feeds the model exactly one
 token every grid step (its state carried, never re-run) and sends what the mode's behaviour
 decides (``daemon/modes.py``: respond, duet, next; ``daemon/accompany.py``: chords). The
 behaviour says which token a step feeds (the player's, or jamd's own), what jamd sounds on the
@@ -21,19 +21,19 @@ from typing import Callable
 import mido
 import numpy as np
 
-from daemon.blend import ShortTerm
-from daemon.clock import Clock
-from daemon import controls
-from daemon.config import Config, pitch_range
-from daemon.encoding import HOLD_ID, REST_ID, START_ID
-from daemon.errors import JamdError
-from daemon.harmony import Palette
-from daemon.kinds import check_mode
-from daemon.messages import note_off, note_on
-from daemon.model import StepModel, sample, shipped_models
-from daemon.phase import PhraseBuffer, likeliest_origin
-from daemon.modes import Player, behaviour, fold
-from daemon.voice import Outbox, Scheduled, VelocityFollower
+from jamd.daemon.blend import ShortTerm
+from jamd.daemon.clock import Clock
+from jamd.daemon import controls
+from jamd.daemon.config import Config, pitch_range
+from jamd.daemon.encoding import HOLD_ID, REST_ID, START_ID
+from jamd.daemon.errors import JamdError
+from jamd.daemon.harmony import Palette
+from jamd.daemon.kinds import check_mode
+from jamd.daemon.messages import note_off, note_on
+from jamd.daemon.model import StepModel, sample, shipped_models
+from jamd.daemon.phase import PhraseBuffer, likeliest_origin
+from jamd.daemon.modes import Player, behaviour, fold
+from jamd.daemon.voice import Outbox, Scheduled, VelocityFollower
 
 log = logging.getLogger("jamd.engine")
 

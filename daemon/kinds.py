@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from daemon.errors import JamdError
+from jamd.daemon.errors import JamdError
 
 
 @dataclass(frozen=True)

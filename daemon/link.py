@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 
-from daemon.errors import JamdError
+from jamd.daemon.errors import JamdError
 
 log = logging.getLogger("jamd.link")
 

@@ -14,9 +14,9 @@ from typing import Sequence
 
 import mido
 
-from daemon.encoding import Note
-from daemon.errors import JamdError
-from daemon.metre import Metre
+from jamd.daemon.encoding import Note
+from jamd.daemon.errors import JamdError
+from jamd.daemon.metre import Metre
 
 DRUM_CHANNEL = 9  # General MIDI channel 10, counted from 0 as mido does
 TICKS_PER_BEAT = 480

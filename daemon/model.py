@@ -15,18 +15,19 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-import daemon
-from daemon.encoding import REST_ID, START_ID, Vocabulary, token_pitches
-from daemon.errors import JamdError
-from daemon.sidecar import Sidecar, load_sidecar, sidecar_path
+import jamd.daemon
+from jamd.daemon.encoding import REST_ID, START_ID, Vocabulary, token_pitches
+from jamd.daemon.errors import JamdError
+from jamd.daemon.sidecar import Sidecar, load_sidecar, sidecar_path
 
 _DTYPES = {"int32": np.int32, "int64": np.int64}
 
 
 def model_dirs() -> list[Path]:
-    """Where model names are looked up: each dir in $JAMD_MODELS (os.pathsep-separated), then models/."""
+    """Where model names are looked up: each dir in $JAMD_MODELS (os.pathsep-separated), then the
+    shipped models: models/ beside daemon/, in a checkout and in the installed package alike."""
     extra = [Path(p) for p in os.environ.get("JAMD_MODELS", "").split(os.pathsep) if p]
-    return extra + [Path(daemon.__file__).resolve().parents[1] / "models"]
+    return extra + [Path(jamd.daemon.__file__).resolve().parents[1] / "models"]
 
 
 def shipped_models() -> list[str]:
@@ -47,7 +48,8 @@ def resolve_model(name_or_path: str | Path) -> Path:
         if path.is_file():
             return path
     raise JamdError(f"model '{text}' not found in {', '.join(map(str, model_dirs()))}; "
-                    f"known models: {_known()} (build them with `make models`)")
+                    f"known models: {_known()} (a folder of your own .onnx + .json models: set JAMD_MODELS to it; "
+                    "rebuild the shipped ones in a checkout with `make models`)")
 
 
 def _known() -> str:

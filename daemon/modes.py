@@ -14,7 +14,7 @@ step whose onsets the behaviour wants to hear (``hear``) a moment after it begin
 step's window closes (chords waits for the note struck on the beat).
 
 What a behaviour gets from the hub (tests give a small fake with fixed probabilities):
-``clock``, ``config``, ``stats``, ``player`` (``Player``), ``palette`` (``daemon.harmony.Palette``),
+``clock``, ``config``, ``stats``, ``player`` (``Player``), ``palette`` (``jamd.daemon.harmony.Palette``),
 ``outputs`` (what the probabilities score), ``probabilities()`` (the LSTM blended with the
 short-term model), ``draw(probs)`` (temperature, top-k, the seeded generator) and
 ``look_ahead(steps)`` (probabilities ``steps`` steps on if nothing new starts, from a copy of the
@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from daemon import harmony
-from daemon.encoding import HOLD_ID, REST_ID
+from jamd.daemon import harmony
+from jamd.daemon.encoding import HOLD_ID, REST_ID
 
 RELEASE: tuple[int, ...] = ()
 KEY_NOTES = 4  # duet: the player's notes heard before jamd joins in (it has heard the key)
@@ -306,7 +306,7 @@ def nearest(pitch: int, near: int, low: int, high: int) -> int:
 def behaviour(mode: str, **kwargs) -> Behaviour:
     """The behaviour of ``mode`` (respond, duet, next, chords)."""
     if mode == "chords":
-        from daemon.accompany import Chords
+        from jamd.daemon.accompany import Chords
 
         return Chords(**kwargs)
     return {"respond": Respond, "duet": Duet, "next": Next}[mode]()

@@ -15,12 +15,12 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from daemon.config import Config
-from daemon.engine import Engine
-from daemon.errors import JamdError
-from daemon.midifile import open_midi, read_song, write_tracks
-from daemon.model import StepModel, load_model
-from daemon.voice import Scheduled
+from jamd.daemon.config import Config
+from jamd.daemon.engine import Engine
+from jamd.daemon.errors import JamdError
+from jamd.daemon.midifile import open_midi, read_song, write_tracks
+from jamd.daemon.model import StepModel, load_model
+from jamd.daemon.voice import Scheduled
 
 _REALTIME = {"clock", "start", "stop", "continue", "songpos", "song_select", "tune_request",
              "active_sensing", "reset", "sysex", "quarter_frame"}
@@ -55,7 +55,7 @@ def read_events(path: Path, bpm: float = 120.0) -> PlayerPart:
 
 def _read_score(path: Path, bpm: float) -> PlayerPart:
     try:
-        from training.corpus import read_notes
+        from jamd.training.corpus import read_notes
     except ImportError:
         raise JamdError(f"{path}: reading {path.suffix} scores needs music21, from the train extra: "
                         "pip install 'jamd[train]' (or export the score as MIDI)") from None

@@ -9,7 +9,7 @@ a value out of range, a datagram that is not OSC) is logged once per kind and ig
 more than ``MAX_PER_SECOND`` datagrams a second are dropped unread, so a flood cannot take
 the engine thread's time.
 
-Addresses (the README's table is ``daemon.controls.osc_table()``): ``/jamd/NAME`` for each
+Addresses (the README's table is ``jamd.daemon.controls.osc_table()``): ``/jamd/NAME`` for each
 setting, ``/jamd/query [port]`` (the current settings, sent back to the sender, or to
 ``port`` on the sender's host), ``/jamd/subscribe [port]`` and ``/jamd/unsubscribe [port]``.
 """
@@ -25,11 +25,11 @@ from typing import Any
 
 from pythonosc.osc_packet import OscPacket
 
-from daemon.controls import BY_ADDRESS, MELODY_MODES, MODES, PREFIX, REQUESTS, Control, settings
-from daemon.errors import JamdError
-from daemon.kinds import check_mode, kind_named
-from daemon.model import shipped_models
-from daemon.osc_out import Publisher
+from jamd.daemon.controls import BY_ADDRESS, MELODY_MODES, MODES, PREFIX, REQUESTS, Control, settings
+from jamd.daemon.errors import JamdError
+from jamd.daemon.kinds import check_mode, kind_named
+from jamd.daemon.model import shipped_models
+from jamd.daemon.osc_out import Publisher
 
 log = logging.getLogger("jamd.osc")
 
@@ -126,7 +126,7 @@ class OscServer:
         self._thread = threading.Thread(target=self._receive, name="jamd-osc", daemon=True)
 
     def start(self, service) -> None:
-        """Serve ``service`` (daemon.service.Service): its engine, its ``post``."""
+        """Serve ``service`` (jamd.daemon.service.Service): its engine, its ``post``."""
         self._service = service
         self.publisher.start(service)
         self._thread.start()

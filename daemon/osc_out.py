@@ -7,7 +7,7 @@ reads the engine's state to publish what changed: mode, mute, model, tempo, the 
 chosen for the next beat, each answer and barge-in. Sends are non-blocking UDP; a client
 that is gone costs a failed send, counted and logged once.
 
-What a subscriber gets is listed in ``daemon.controls.EVENTS`` (and the README's OSC section).
+What a subscriber gets is listed in ``jamd.daemon.controls.EVENTS`` (and the README's OSC section).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections import deque
 
 from pythonosc.osc_message_builder import OscMessageBuilder
 
-from daemon.controls import PREFIX
+from jamd.daemon.controls import PREFIX
 
 log = logging.getLogger("jamd.osc")
 

@@ -18,8 +18,8 @@ from typing import Callable
 import mido
 import numpy as np
 
-from daemon.messages import to_bytes
-from daemon.voice import Scheduled
+from jamd.daemon.messages import to_bytes
+from jamd.daemon.voice import Scheduled
 
 EARLY = 0.0002  # send a message this close to its time now: a sleep cannot be shorter anyway
 

@@ -21,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-from daemon.encoding import START_ID
+from jamd.daemon.encoding import START_ID
 
 MAX_PHRASE_STEPS = 32  # the last 2 bars of 4/4 at most: enough to hear the metre, cheap to replay
 

@@ -6,8 +6,8 @@ import sys
 
 import rtmidi
 
-from daemon.backends import BACKENDS, api, quiet_stderr, unavailable_reason
-from daemon.port_names import CLIENT, is_own_port
+from jamd.daemon.backends import BACKENDS, api, quiet_stderr, unavailable_reason
+from jamd.daemon.port_names import CLIENT, is_own_port
 
 
 def list_ports(backend: str) -> tuple[list[str], list[str]]:

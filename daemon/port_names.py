@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 
-from daemon.errors import JamdError
+from jamd.daemon.errors import JamdError
 
 # The client name other programs see; set it to run two jamds side by side. Port names stay
 # "jamd in"/"jamd out" so a patchbay still shows what they are.

@@ -7,9 +7,9 @@ supervisor (main thread) calls ``Ports.poll()`` about once a second to notice a 
 went away (USB unplug, a JACK client quitting), to reconnect it when it is back and, when jamd
 listens to every device, to connect the ones plugged in since.
 
-The rest of the MIDI adapter, one job each: ``daemon.port_names`` (pure name matching),
-``daemon.backends`` (which backend is usable), ``daemon.port_listing`` (``jamd ports``,
-``jamd doctor``), ``daemon.thread_state`` (a CPython workaround for the callbacks). Their
+The rest of the MIDI adapter, one job each: ``jamd.daemon.port_names`` (pure name matching),
+``jamd.daemon.backends`` (which backend is usable), ``jamd.daemon.port_listing`` (``jamd ports``,
+``jamd doctor``), ``jamd.daemon.thread_state`` (a CPython workaround for the callbacks). Their
 public names are importable from here too.
 """
 
@@ -24,12 +24,12 @@ from threading import get_ident
 
 import rtmidi
 
-from daemon.backends import api as _api, quiet_stderr as _quiet_stderr, resolve_backend, unavailable_reason
-from daemon.errors import JamdError
-from daemon.jack_ports import JACK_SETTLE_SECONDS, ReconnectingMidiIn, ReconnectingMidiOut
-from daemon.port_listing import describe_ports, list_ports
-from daemon.port_names import CLIENT, VIRTUAL_IN, VIRTUAL_OUT, is_own_port, match_port, new_devices
-from daemon.thread_state import keep_thread_state
+from jamd.daemon.backends import api as _api, quiet_stderr as _quiet_stderr, resolve_backend, unavailable_reason
+from jamd.daemon.errors import JamdError
+from jamd.daemon.jack_ports import JACK_SETTLE_SECONDS, ReconnectingMidiIn, ReconnectingMidiOut
+from jamd.daemon.port_listing import describe_ports, list_ports
+from jamd.daemon.port_names import CLIENT, VIRTUAL_IN, VIRTUAL_OUT, is_own_port, match_port, new_devices
+from jamd.daemon.thread_state import keep_thread_state
 
 __all__ = ["CLIENT", "VIRTUAL_IN", "VIRTUAL_OUT", "QUEUE_SIZE", "Event", "Ports", "describe_ports", "is_own_port",
            "list_ports", "match_port", "new_devices", "resolve_backend", "unavailable_reason"]
@@ -197,7 +197,7 @@ class Ports:
                     continue
                 if port.connected is not None and port.connected not in names:
                     events.append(Event(f"{kind} lost", port.index, port.connected))
-                    if self.backend != "jack":  # a JACK port is kept (daemon.jack_ports)
+                    if self.backend != "jack":  # a JACK port is kept (jamd.daemon.jack_ports)
                         port.midi.close_port()  # which also cancels the callback
                         port.listening = False
                     port.connected = None
@@ -234,7 +234,7 @@ class Ports:
             entry.midi.cancel_callback()
         for thing in [e.midi for e in self.inputs] + [o.midi for o in self.outputs]:
             if self.backend == "jack":
-                time.sleep(JACK_SETTLE_SECONDS)  # see daemon.jack_ports
+                time.sleep(JACK_SETTLE_SECONDS)  # see jamd.daemon.jack_ports
             with contextlib.suppress(Exception):
                 thing.close_port()
                 thing.delete()

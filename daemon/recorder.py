@@ -16,10 +16,10 @@ from pathlib import Path
 
 import mido
 
-from daemon.config import Config
-from daemon.errors import JamdError
-from daemon.midifile import write_tracks
-from daemon.voice import Scheduled
+from jamd.daemon.config import Config
+from jamd.daemon.errors import JamdError
+from jamd.daemon.midifile import write_tracks
+from jamd.daemon.voice import Scheduled
 
 log = logging.getLogger("jamd")
 

@@ -25,11 +25,11 @@ from typing import Callable
 
 import mido
 
-from daemon.errors import JamdError
-from daemon.messages import from_bytes, note_off
-from daemon.notify import Notifier, watchdog_interval
-from daemon.output import Output, Samples
-from daemon.signals import wait_signal
+from jamd.daemon.errors import JamdError
+from jamd.daemon.messages import from_bytes, note_off
+from jamd.daemon.notify import Notifier, watchdog_interval
+from jamd.daemon.output import Output, Samples
+from jamd.daemon.signals import wait_signal
 
 log = logging.getLogger("jamd")
 
@@ -48,8 +48,8 @@ class Service:
         self.config, self.ports, self.engine = config, ports, engine
         self._reload = reload  # () -> (config, engine) built from the re-read settings
         self.notifier = notifier or Notifier()
-        self.recorder = recorder  # daemon.recorder.Recorder for --record; its writer thread does the I/O
-        # watcher: daemon.osc.OscServer for --osc; it copies the notes heard and sent for its subscribers.
+        self.recorder = recorder  # jamd.daemon.recorder.Recorder for --record; its writer thread does the I/O
+        # watcher: jamd.daemon.osc.OscServer for --osc; it copies the notes heard and sent for its subscribers.
         self.watcher = watcher
         send = ports.send if recorder is None else _recording(ports.send, recorder)
         self.output = Output(send if watcher is None else _watched(send, watcher))

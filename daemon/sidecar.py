@@ -37,11 +37,11 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from daemon.chords import check_vocabulary
-from daemon.encoding import SPECIAL_TOKENS, Vocabulary
-from daemon.errors import JamdError
-from daemon.kinds import KINDS, Kind
-from daemon.metre import MAX_BAR_STEPS
+from jamd.daemon.chords import check_vocabulary
+from jamd.daemon.encoding import SPECIAL_TOKENS, Vocabulary
+from jamd.daemon.errors import JamdError
+from jamd.daemon.kinds import KINDS, Kind
+from jamd.daemon.metre import MAX_BAR_STEPS
 
 FORMAT = "jamd-model/2"
 FORMATS = ("jamd-model/1", FORMAT)  # what this jamd reads

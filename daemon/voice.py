@@ -13,7 +13,7 @@ import math
 
 import mido
 
-from daemon.messages import note_off  # built fast: a barge-in ends notes on the input path
+from jamd.daemon.messages import note_off  # built fast: a barge-in ends notes on the input path
 
 Scheduled = tuple[float, mido.Message]  # (send time in seconds on the caller's clock, message)
 

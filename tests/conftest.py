@@ -25,7 +25,7 @@ def folk_model_path() -> Path:
 @pytest.fixture
 def folk_model(folk_model_path):
     """A freshly loaded folk StepModel (state zeroed, step count 0)."""
-    from daemon.model import load_model
+    from jamd.daemon.model import load_model
 
     return load_model(folk_model_path)
 
@@ -36,7 +36,7 @@ JACKD = ("jackd", "--sync", "--no-realtime", "-d", "dummy", "-r", "48000", "-p",
 
 
 def _jack_answers() -> bool:
-    from daemon.ports import unavailable_reason
+    from jamd.daemon.ports import unavailable_reason
 
     return unavailable_reason("jack") is None
 
@@ -57,7 +57,7 @@ def _jack_answers_elsewhere() -> bool:
     import subprocess
     import sys
 
-    code = "import sys; from daemon.ports import unavailable_reason; sys.exit(unavailable_reason('jack') is not None)"
+    code = "import sys; from jamd.daemon.ports import unavailable_reason; sys.exit(unavailable_reason('jack') is not None)"
     return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, timeout=30).returncode == 0
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from daemon.encoding import Vocabulary
-from daemon.sidecar import Sidecar, StateTensor
+from jamd.daemon.encoding import Vocabulary
+from jamd.daemon.sidecar import Sidecar, StateTensor
 
 STATE = 4
 

@@ -5,9 +5,9 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from daemon.config import Config
-from daemon.engine import Engine
-from daemon.offline import simulate
+from jamd.daemon.config import Config
+from jamd.daemon.engine import Engine
+from jamd.daemon.offline import simulate
 
 TUNE = Path(__file__).parent / "fixtures" / "nottingham" / "melody" / "ashover1.mid"
 # The fixture is a 3/4 jig at 120 bpm: at 4 steps per beat a step is 0.125 s, a bar 1.5 s.

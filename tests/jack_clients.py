@@ -10,7 +10,7 @@ import time
 
 import rtmidi
 
-from daemon.jack_ports import JACK_SETTLE_SECONDS
+from jamd.daemon.jack_ports import JACK_SETTLE_SECONDS
 
 _clients: dict[tuple[str, str, str], object] = {}
 

@@ -6,16 +6,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daemon.config import Config
-from daemon.encoding import Note, Vocabulary
-from daemon.errors import JamdError
-from daemon.model import load_model
-from training import musicianship as mu
-from training.audition import audition
-from training.playalong import detached, measure, played_notes, player_events
-from training.cli import main
-from training.corpus import SongSkipped
-from training.tunes import Tune, metre, pick
+from jamd.daemon.config import Config
+from jamd.daemon.encoding import Note, Vocabulary
+from jamd.daemon.errors import JamdError
+from jamd.daemon.model import load_model
+from jamd.training import musicianship as mu
+from jamd.training.audition import audition
+from jamd.training.playalong import detached, measure, played_notes, player_events
+from jamd.training.cli import main
+from jamd.training.corpus import SongSkipped
+from jamd.training.tunes import Tune, metre, pick
 
 FIXTURES = Path(__file__).parent / "fixtures"
 JIGS = FIXTURES / "nottingham_jigs_1-3.abc"

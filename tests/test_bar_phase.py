@@ -8,9 +8,9 @@ import mido
 import numpy as np
 import pytest
 
-from daemon.config import Config
-from daemon.engine import Engine
-from daemon.offline import simulate
+from jamd.daemon.config import Config
+from jamd.daemon.engine import Engine
+from jamd.daemon.offline import simulate
 
 pytestmark = pytest.mark.train
 TEMPO = 120.0
@@ -20,7 +20,7 @@ UNHEARD = "music21:essenFolksong/lux*.abc"  # Luxembourg: Essen songs outside de
 
 def unheard_songs(tmp_path, count=24):
     pytest.importorskip("music21")
-    from training.corpus import load_corpus
+    from jamd.training.corpus import load_corpus
 
     songs = load_corpus([UNHEARD], cache_dir=tmp_path, progress=False, workers=1).songs
     # Whole quarter-note bars (what beats_per_bar can say), the same bar all through the first 8 beats.

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from daemon.blend import FIRST_PITCH, ShortTerm, blend, relative_entropy
-from daemon.encoding import HOLD_ID, REST_ID, START_ID, token_pitches
-from daemon.model import load_model
+from jamd.daemon.blend import FIRST_PITCH, ShortTerm, blend, relative_entropy
+from jamd.daemon.encoding import HOLD_ID, REST_ID, START_ID, token_pitches
+from jamd.daemon.model import load_model
 from engine_helpers import TEMPO, make_engine, note_events, note_ons, run
 
 JAMD = 1  # channel 2 on the wire

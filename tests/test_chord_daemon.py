@@ -7,14 +7,14 @@ import mido
 import numpy as np
 import pytest
 
-from daemon import chords
-from daemon.config import Config
-from daemon.errors import JamdError
-from daemon.model import load_model
-from daemon.offline import play_file
+from jamd.daemon import chords
+from jamd.daemon.config import Config
+from jamd.daemon.errors import JamdError
+from jamd.daemon.model import load_model
+from jamd.daemon.offline import play_file
 from engine_helpers import assert_hygienic, make_engine, note_events, run
-from training.chord_data import read_pair
-from training.chord_eval import evaluate, step_predict
+from jamd.training.chord_data import read_pair
+from jamd.training.chord_eval import evaluate, step_predict
 
 REPO = Path(__file__).parents[1]
 MODEL = REPO / "models" / "nottingham-chords.onnx"
@@ -182,8 +182,8 @@ def test_program_change_to_a_melody_model_keeps_the_chords_playing(chord_model, 
                                                                      monkeypatch):
     import shutil
 
-    from daemon.model import shipped_models
-    from daemon.sidecar import sidecar_path
+    from jamd.daemon.model import shipped_models
+    from jamd.daemon.sidecar import sidecar_path
 
     shutil.copy(folk_model_path, tmp_path / "alpha.onnx")
     shutil.copy(sidecar_path(folk_model_path), tmp_path / "alpha.json")

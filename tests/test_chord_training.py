@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daemon import chords
-from daemon.model import load_model
-from training.tasks import chord_tables
+from jamd.daemon import chords
+from jamd.daemon.model import load_model
+from jamd.training.tasks import chord_tables
 
 NOTTINGHAM = Path(__file__).parent / "fixtures" / "nottingham"
 
@@ -25,7 +25,7 @@ def test_transposing_a_chord_id_moves_its_root():
 @pytest.mark.train
 def test_fit_chords_exports_a_chords_model_the_daemon_runs(tmp_path, capsys):
     pytest.importorskip("tensorflow")
-    from training.cli import main
+    from jamd.training.cli import main
 
     out = tmp_path / "tiny-chords.onnx"
     code = main(["fit-chords", str(NOTTINGHAM), "-o", str(out), "--workdir", str(tmp_path / "run"),

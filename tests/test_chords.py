@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daemon import chords
-from daemon.errors import JamdError
-from daemon.sidecar import load_sidecar
-from training.chord_data import beat_chords, boundary_steps, read_pair, sounding, targets
-from training.readers import read_midi
+from jamd.daemon import chords
+from jamd.daemon.errors import JamdError
+from jamd.daemon.sidecar import load_sidecar
+from jamd.training.chord_data import beat_chords, boundary_steps, read_pair, sounding, targets
+from jamd.training.readers import read_midi
 
 NOTTINGHAM = Path(__file__).parent / "fixtures" / "nottingham"
 

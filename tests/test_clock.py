@@ -12,7 +12,7 @@ import threading
 import mido
 import pytest
 
-from daemon.clock import PPQN
+from jamd.daemon.clock import PPQN
 from engine_helpers import make_engine, note_ons, run
 from test_engine import JAMD
 

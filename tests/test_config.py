@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from daemon import config as config_module
-from daemon.config import Config, add_arguments, config_from_args, example_toml, load_config
-from daemon.errors import JamdError
+from jamd.daemon import config as config_module
+from jamd.daemon.config import Config, add_arguments, config_from_args, example_toml, load_config
+from jamd.daemon.errors import JamdError
 
 EXAMPLE = Path(__file__).parents[1] / "systemd" / "jamd.toml.example"
 
@@ -22,7 +22,7 @@ def _parser():
 
 def test_example_file_lists_every_setting_with_its_default(tmp_path):
     text = EXAMPLE.read_text()
-    assert text == example_toml(), "regenerate: python -m daemon.config > systemd/jamd.toml.example"
+    assert text == example_toml(), "regenerate: python -m jamd.daemon.config > systemd/jamd.toml.example"
     keys = re.findall(r"^#(\w+) = ", text, flags=re.M)
     assert keys == [f.name for f in dataclasses.fields(Config)]
     # Uncommenting every line must give exactly the defaults (seed's example value aside).
@@ -120,7 +120,7 @@ def test_help_gives_the_default_jamd_actually_uses():
     import subprocess
     import sys
 
-    text = " ".join(subprocess.run([sys.executable, "-m", "daemon.cli", "run", "--help"], capture_output=True,
+    text = " ".join(subprocess.run([sys.executable, "-m", "jamd.daemon.cli", "run", "--help"], capture_output=True,
                                    text=True, check=True).stdout.split())
     virtual = text.split("--virtual, --no-virtual")[1].split("--channel")[0]
     assert "default False" not in virtual and "on when neither --input nor --output is named" in virtual

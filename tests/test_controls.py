@@ -6,16 +6,16 @@ from pathlib import Path
 import mido
 import pytest
 
-from daemon import controls
-from daemon.config import FIELDS
+from jamd.daemon import controls
+from jamd.daemon.config import FIELDS
 from engine_helpers import make_engine
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 
 
 def test_the_readme_holds_the_generated_cc_and_osc_tables():
-    assert controls.cc_table() in README, "README's CC table is stale: paste `python -m daemon.controls`"
-    assert controls.osc_table() in README, "README's OSC table is stale: paste `python -m daemon.controls`"
+    assert controls.cc_table() in README, "README's CC table is stale: paste `python -m jamd.daemon.controls`"
+    assert controls.osc_table() in README, "README's OSC table is stale: paste `python -m jamd.daemon.controls`"
 
 
 def test_every_cc_binding_in_the_config_is_a_live_setting():

@@ -14,11 +14,11 @@ import pytest
 music21 = pytest.importorskip("music21", reason="corpus tests need the train extra (music21)")
 pytest.importorskip("tqdm", reason="corpus tests need the train extra (tqdm)")
 
-from daemon.encoding import Note, notes_to_tokens, token_pitches, tokens_to_notes  # noqa: E402
-from daemon.errors import JamdError  # noqa: E402
-from training import corpus  # noqa: E402
-from training.corpus import SongSkipped, encode_song, load_corpus, read_notes  # noqa: E402
-from training.readers import read_midi, score_notes  # noqa: E402
+from jamd.daemon.encoding import Note, notes_to_tokens, token_pitches, tokens_to_notes  # noqa: E402
+from jamd.daemon.errors import JamdError  # noqa: E402
+from jamd.training import corpus  # noqa: E402
+from jamd.training.corpus import SongSkipped, encode_song, load_corpus, read_notes  # noqa: E402
+from jamd.training.readers import read_midi, score_notes  # noqa: E402
 
 pytestmark = pytest.mark.train
 

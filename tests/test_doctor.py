@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from daemon.doctor import alsa_connections, jack_connections
+from jamd.daemon.doctor import alsa_connections, jack_connections
 
 # `jack_lsp -c` as it printed here with a jamd, a player and a listener on a dummy server.
 JACK_LSP = """system:capture_1
@@ -37,7 +37,7 @@ client 129: 'jamd' [type=user,pid=4242]
 
 
 def doctor(*args: str, client: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "daemon.cli", "doctor", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "jamd.daemon.cli", "doctor", *args], capture_output=True, text=True,
                           timeout=60, env={**os.environ, "JAMD_CLIENT_NAME": client})
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from daemon.encoding import (
+from jamd.daemon.encoding import (
     HOLD,
     REST,
     START,
@@ -14,8 +14,8 @@ from daemon.encoding import (
     tokens_to_notes,
     transpose_token,
 )
-from daemon.errors import JamdError
-from daemon.sidecar import Sidecar, StateTensor, load_sidecar
+from jamd.daemon.errors import JamdError
+from jamd.daemon.sidecar import Sidecar, StateTensor, load_sidecar
 
 
 def test_melody_round_trips_through_tokens():

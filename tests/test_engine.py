@@ -6,7 +6,7 @@ import mido
 import numpy as np
 import pytest
 
-from daemon.encoding import HOLD_ID, REST_ID, START_ID, token_pitches
+from jamd.daemon.encoding import HOLD_ID, REST_ID, START_ID, token_pitches
 from engine_helpers import BAR, TEMPO, assert_hygienic, make_engine, note_events, note_ons, run, tune, tune_notes
 
 

@@ -3,8 +3,8 @@
 import mido
 import pytest
 
-from daemon.encoding import REST_ID, START_ID
-from daemon.model import load_model
+from jamd.daemon.encoding import REST_ID, START_ID
+from jamd.daemon.model import load_model
 from engine_helpers import BAR, assert_hygienic, make_engine, note_events, note_ons, run, tune
 from test_engine import JAMD, spy_tokens
 from test_model import _copy_model
@@ -24,7 +24,7 @@ def pulses(start, bpm, count):
 def _switch_model(folk_model_path, tmp_path, monkeypatch):
     _copy_model(folk_model_path, tmp_path, "alpha")
     monkeypatch.setenv("JAMD_MODELS", str(tmp_path))
-    from daemon.model import shipped_models
+    from jamd.daemon.model import shipped_models
 
     return shipped_models().index("alpha"), load_model
 

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.config import MELODY_MODES, Config
-from daemon.engine import Engine
-from daemon.messages import to_bytes
-from daemon.model import load_model, shipped_models
+from jamd.daemon.config import MELODY_MODES, Config
+from jamd.daemon.engine import Engine
+from jamd.daemon.messages import to_bytes
+from jamd.daemon.model import load_model, shipped_models
 from engine_helpers import assert_hygienic
 from test_model import _copy_model
 
@@ -75,7 +75,7 @@ def test_any_message_stream_is_safe(model, config, stream, seed):
         out += engine.tick(due)
     out += engine.silence(end)
     for when, sent in out:
-        # What goes on the wire (daemon.messages.to_bytes, as the output does): one status byte,
+        # What goes on the wire (jamd.daemon.messages.to_bytes, as the output does): one status byte,
         # then data bytes below 128. A data byte >= 128 would be read as a new status.
         data = to_bytes(sent)
         assert 0x80 <= data[0] <= 0xEF, f"{sent}: jamd sends channel messages only, got status {data[0]:#x}"

@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("music21", reason="evaluation reads scores through training.corpus (train extra)")
+pytest.importorskip("music21", reason="evaluation reads scores through jamd.training.corpus (train extra)")
 onnx = pytest.importorskip("onnx", reason="the test models are built with onnx (train extra)")
 
-from daemon.encoding import Vocabulary  # noqa: E402
+from jamd.daemon.encoding import Vocabulary  # noqa: E402
 from constant_model import constant_logits_model  # noqa: E402
-from daemon.errors import JamdError  # noqa: E402
-from training.corpus import load_corpus  # noqa: E402
-from training.evaluate import evaluate, evaluate_songs, format_table, song_key, write_metrics  # noqa: E402
+from jamd.daemon.errors import JamdError  # noqa: E402
+from jamd.training.corpus import load_corpus  # noqa: E402
+from jamd.training.evaluate import evaluate, evaluate_songs, format_table, song_key, write_metrics  # noqa: E402
 
 pytestmark = pytest.mark.train
 
@@ -44,7 +44,7 @@ def vocab(fixture_corpus):
 
 
 def test_a_uniform_model_costs_log2_of_its_vocabulary_per_step(tmp_path, fixture_corpus, vocab):
-    from daemon.model import load_model
+    from jamd.daemon.model import load_model
 
     model = load_model(constant_logits_model(tmp_path, vocab, np.zeros(len(vocab))))
     report = evaluate_songs(model, fixture_corpus.songs)
@@ -61,7 +61,7 @@ def test_a_uniform_model_costs_log2_of_its_vocabulary_per_step(tmp_path, fixture
 
 
 def test_a_unigram_model_scores_exactly_its_pitch_statistics(tmp_path, fixture_corpus, vocab):
-    from daemon.model import load_model
+    from jamd.daemon.model import load_model
 
     counts = np.ones(len(vocab))
     for song in fixture_corpus.songs:
@@ -114,7 +114,7 @@ def test_song_names_match_whatever_directory_training_ran_from():
 
 
 def test_a_real_model_gets_finite_figures_beside_the_ngram(folk_model_path, fixture_corpus):
-    from daemon.model import load_model
+    from jamd.daemon.model import load_model
 
     model = load_model(folk_model_path)
     kinder = [s for s in fixture_corpus.songs if "kindr" in s.name]
@@ -131,7 +131,7 @@ def test_a_real_model_gets_finite_figures_beside_the_ngram(folk_model_path, fixt
 
 def test_cli_prints_one_json_object_with_both_models(tmp_path, vocab):
     path = constant_logits_model(tmp_path, vocab, np.zeros(len(vocab)))
-    out = subprocess.run([sys.executable, "-m", "training.cli", "evaluate", str(path), *map(str, KERN), "--json"],
+    out = subprocess.run([sys.executable, "-m", "jamd.training.cli", "evaluate", str(path), *map(str, KERN), "--json"],
                          capture_output=True, text=True, check=True).stdout
     report = json.loads(out)
     for name in ("lstm", "ngram"):
@@ -140,7 +140,7 @@ def test_cli_prints_one_json_object_with_both_models(tmp_path, vocab):
 
 
 def test_no_readable_song_is_a_clear_error(tmp_path, vocab):
-    from daemon.model import load_model
+    from jamd.daemon.model import load_model
 
     model = load_model(constant_logits_model(tmp_path, vocab, np.zeros(len(vocab))))
     with pytest.raises(JamdError, match="no song to evaluate"):
@@ -165,7 +165,7 @@ def _evaluate_from(folder: Path, model: Path) -> subprocess.CompletedProcess:
     import os
 
     folder.mkdir(exist_ok=True)
-    return subprocess.run([sys.executable, "-m", "training.cli", "evaluate", str(model), "--json"],
+    return subprocess.run([sys.executable, "-m", "jamd.training.cli", "evaluate", str(model), "--json"],
                           capture_output=True, text=True, timeout=300, cwd=folder,
                           env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
 
@@ -192,7 +192,7 @@ def test_evaluate_says_where_it_looked_for_a_missing_corpus_and_how_to_pass_it(t
 
 def test_progress_written_to_a_log_is_a_line_per_update_not_one_line_of_redraws(tmp_path, vocab):
     path = constant_logits_model(tmp_path, vocab, np.zeros(len(vocab)))
-    result = subprocess.run([sys.executable, "-m", "training.cli", "evaluate", str(path), *map(str, KERN), "--json"],
+    result = subprocess.run([sys.executable, "-m", "jamd.training.cli", "evaluate", str(path), *map(str, KERN), "--json"],
                             capture_output=True, text=True, check=True)  # stderr is a pipe, as a log file is
     assert "\r" not in result.stderr, "a bar redrawn in place: one endless line in a log"
     assert any(line.startswith("parsing corpus:") for line in result.stderr.splitlines()), result.stderr

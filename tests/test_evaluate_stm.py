@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("music21", reason="evaluation reads scores through training.corpus (train extra)")
+pytest.importorskip("music21", reason="evaluation reads scores through jamd.training.corpus (train extra)")
 
-from daemon.config import Config  # noqa: E402
-from training.corpus import load_corpus  # noqa: E402
-from training.evaluate import evaluate_songs, format_table  # noqa: E402
+from jamd.daemon.config import Config  # noqa: E402
+from jamd.training.corpus import load_corpus  # noqa: E402
+from jamd.training.evaluate import evaluate_songs, format_table  # noqa: E402
 
 pytestmark = pytest.mark.train
 
@@ -51,13 +51,13 @@ def test_the_short_term_model_predicts_a_songs_repeat_from_its_first_pass(folk_m
 def test_cli_reports_lstm_stm_and_ngram_side_by_side(tmp_path, songs):
     pytest.importorskip("onnx", reason="the test model is built with onnx (train extra)")
     from constant_model import constant_logits_model
-    from daemon.encoding import Vocabulary
+    from jamd.daemon.encoding import Vocabulary
 
     # A model whose sidecar names no training corpus: the n-gram is cross-validated on the
     # given songs instead of refitted on all of Essen, which takes minutes.
     vocab = Vocabulary.build(s.tokens for s in songs)
     path = constant_logits_model(tmp_path, vocab, np.zeros(len(vocab)))
-    out = subprocess.run([sys.executable, "-m", "training.cli", "evaluate", str(path), *map(str, SONGS),
+    out = subprocess.run([sys.executable, "-m", "jamd.training.cli", "evaluate", str(path), *map(str, SONGS),
                           "--stm", "--json"], capture_output=True, text=True, check=True,
                          env={**os.environ, "JAMD_CACHE": str(tmp_path / "cache")}).stdout  # not the user's cache
     report = json.loads(out)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.sidecar import sidecar_path
+from jamd.daemon.sidecar import sidecar_path
 
 pytest.importorskip("rtmidi")
 from test_jack_e2e import CHANNEL, Jamd, Player, tune_events  # noqa: E402  (real JACK helpers, one copy)
@@ -65,7 +65,7 @@ FAULTS = {
 def _run(*args: str, client: str, timeout: float = 60) -> subprocess.CompletedProcess:
     import os
 
-    return subprocess.run([sys.executable, "-m", "daemon.cli", "run", "--backend", "jack", "--virtual", *args],
+    return subprocess.run([sys.executable, "-m", "jamd.daemon.cli", "run", "--backend", "jack", "--virtual", *args],
                           capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "JAMD_CLIENT_NAME": client})
 

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.config import Config
-from daemon.engine import Engine
-from daemon.service import Service
+from jamd.daemon.config import Config
+from jamd.daemon.engine import Engine
+from jamd.daemon.service import Service
 from test_systemd import _Ports
 
 JAMD = 1  # jamd's channel (0-based)

@@ -22,8 +22,8 @@ from typing import Sequence
 import mido
 import pytest
 
-from daemon.config import MODES
-from daemon.jack_ports import ReconnectingMidiIn, ReconnectingMidiOut
+from jamd.daemon.config import MODES
+from jamd.daemon.jack_ports import ReconnectingMidiIn, ReconnectingMidiOut
 from jack_clients import session_client
 
 rtmidi = pytest.importorskip("rtmidi")
@@ -80,7 +80,7 @@ class Jamd:
         Jamd.count += 1
         self.client = f"jamd-e2e-{os.getpid()}-{Jamd.count}"
         env = {"JAMD_CLIENT_NAME": self.client, **(env or {})}
-        cmd = [*prefix, sys.executable, "-m", "daemon.cli", "run", "--backend", "jack", "--model", str(model),
+        cmd = [*prefix, sys.executable, "-m", "jamd.daemon.cli", "run", "--backend", "jack", "--model", str(model),
                "--tempo", "120", "--seed", "1", *flags]
         self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                                      env={**os.environ, **(env or {})})

@@ -23,7 +23,7 @@ WITHOUT = """
 import sys
 for name in sys.argv[1].split(","):
     sys.modules[name] = None  # as if never installed
-from training.cli import main
+from jamd.training.cli import main
 sys.exit(main(sys.argv[2:]))
 """
 

@@ -248,7 +248,7 @@ def test_clock_link_without_aalink_is_one_line_naming_the_fix(tmp_path):
     # A Python that cannot import aalink: a stub module that raises ImportError shadows it.
     (tmp_path / "aalink.py").write_text("raise ImportError('no aalink here')\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).parents[1])])}
-    run = subprocess.run([sys.executable, "-m", "daemon.cli", "run", "--clock", "link", "--backend", "jack"],
+    run = subprocess.run([sys.executable, "-m", "jamd.daemon.cli", "run", "--clock", "link", "--backend", "jack"],
                          capture_output=True, text=True, env=env, timeout=60)
     assert run.returncode == 2
     assert run.stderr.strip().splitlines() == [

@@ -4,7 +4,7 @@ import itertools
 
 import mido
 
-from daemon.messages import from_bytes, note_off, note_on, to_bytes
+from jamd.daemon.messages import from_bytes, note_off, note_on, to_bytes
 
 DATA = [[], [0], [5, 7], [127, 0], [64, 127], [3], [128, 1], [1, 128], [1, 2, 3], [0x90, 60]]
 

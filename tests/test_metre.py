@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daemon.metre import Bar, Metre, MetreError, check_bars, positions, token_positions
+from jamd.daemon.metre import Bar, Metre, MetreError, check_bars, positions, token_positions
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -44,7 +44,7 @@ def test_bar_lines_between_grid_steps_or_bars_that_do_not_join_are_refused():
 @pytest.mark.train
 def test_kern_pickup_and_mixed_meter_give_the_bars_the_file_has(tmp_path):
     pytest.importorskip("music21")
-    from training.corpus import load_corpus
+    from jamd.training.corpus import load_corpus
 
     [song] = load_corpus([FIXTURES / "deut3665.krn"], cache_dir=tmp_path, progress=False, workers=1).songs
     # *M4/4 with a one-quarter pickup ({4cc before =1), then bars of three quarters ("Mixed meters: 3/4; 4/4").
@@ -60,7 +60,7 @@ def test_kern_pickup_and_mixed_meter_give_the_bars_the_file_has(tmp_path):
 @pytest.mark.train
 def test_abc_jig_with_an_eighth_pickup_and_the_waltz_midi_file(tmp_path):
     pytest.importorskip("music21")
-    from training.corpus import load_corpus
+    from jamd.training.corpus import load_corpus
 
     corpus = load_corpus([FIXTURES / "nottingham_jigs_1-3.abc", FIXTURES / "waltz_de_choco.mid"],
                          cache_dir=tmp_path, progress=False, workers=1)
@@ -74,8 +74,8 @@ def test_abc_jig_with_an_eighth_pickup_and_the_waltz_midi_file(tmp_path):
 @pytest.mark.train
 def test_a_song_whose_bar_lines_cannot_be_placed_is_skipped_and_counted(tmp_path):
     pytest.importorskip("music21")
-    from training.corpus import SongSkipped, encode_song
-    from daemon.encoding import Note
+    from jamd.training.corpus import SongSkipped, encode_song
+    from jamd.daemon.encoding import Note
 
     notes = [Note(i * 0.5, 0.5, 60 + i % 5) for i in range(16)]
     with pytest.raises(SongSkipped, match="bar lines"):
@@ -94,7 +94,7 @@ def test_every_deutschl_subset_places_its_bar_lines(tmp_path):
     data = Path(__file__).parents[2] / "shared" / "data" / "essen-kern" / "deutschl" / "kinder"
     if not data.is_dir():
         pytest.skip("../shared/data not here")
-    from training.corpus import load_corpus
+    from jamd.training.corpus import load_corpus
 
     corpus = load_corpus([data], progress=False)
     report = corpus.report()

@@ -7,10 +7,10 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from daemon.encoding import HOLD_ID, REST_ID, START_ID
-from daemon.errors import JamdError
-from daemon.model import load_model, sample, shipped_models
-from daemon.sidecar import sidecar_path
+from jamd.daemon.encoding import HOLD_ID, REST_ID, START_ID
+from jamd.daemon.errors import JamdError
+from jamd.daemon.model import load_model, sample, shipped_models
+from jamd.daemon.sidecar import sidecar_path
 
 
 def _copy_model(src, directory, name):

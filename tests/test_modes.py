@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from daemon.accompany import Chords
-from daemon.clock import Clock
-from daemon.config import Config
-from daemon.encoding import HOLD_ID, REST_ID, Vocabulary
-from daemon.harmony import Palette, consonance, key_of
-from daemon.model import sample
-from daemon.modes import RELEASE, Duet, Next, Player, Respond
+from jamd.daemon.accompany import Chords
+from jamd.daemon.clock import Clock
+from jamd.daemon.config import Config
+from jamd.daemon.encoding import HOLD_ID, REST_ID, Vocabulary
+from jamd.daemon.harmony import Palette, consonance, key_of
+from jamd.daemon.model import sample
+from jamd.daemon.modes import RELEASE, Duet, Next, Player, Respond
 
 PITCHES = tuple(range(55, 85))
 VOCAB = Vocabulary(("start", "rest", "hold", *map(str, PITCHES)))

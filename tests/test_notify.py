@@ -3,7 +3,7 @@
 import os
 import socket
 
-from daemon.notify import Notifier, watchdog_interval
+from jamd.daemon.notify import Notifier, watchdog_interval
 
 
 def _listen(path):

@@ -5,9 +5,9 @@ from pathlib import Path
 import mido
 import pytest
 
-from daemon.config import Config
-from daemon.errors import JamdError
-from daemon.offline import play_file
+from jamd.daemon.config import Config
+from jamd.daemon.errors import JamdError
+from jamd.daemon.offline import play_file
 from engine_helpers import TUNE, assert_hygienic
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -69,7 +69,7 @@ def test_respond_answers_at_the_end_of_the_tune(folk_model, tmp_path):
 
 
 def test_same_seed_same_file(folk_model_path, tmp_path):
-    from daemon.model import load_model
+    from jamd.daemon.model import load_model
 
     config = Config(tempo=120.0, beats_per_bar=3, seed=11, mode="duet")
     play_file(TUNE, tmp_path / "a.mid", config, load_model(folk_model_path))
@@ -102,7 +102,7 @@ def test_play_takes_the_tempo_and_time_signature_from_the_file(folk_model, tmp_p
 
 
 def test_flags_override_the_files_tempo_and_metre(folk_model, tmp_path):
-    from daemon.cli import main
+    from jamd.daemon.cli import main
 
     out = tmp_path / "out.mid"
     assert main(["play", str(FIXTURES / "waltz_de_choco.mid"), "-o", str(out), "--model", str(folk_model.path),

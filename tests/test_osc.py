@@ -14,8 +14,8 @@ import pytest
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
-from daemon.controls import BY_NAME
-from daemon.osc import BadOsc, setting_value
+from jamd.daemon.controls import BY_NAME
+from jamd.daemon.osc import BadOsc, setting_value
 from test_jack_e2e import CHANNEL, Jamd, Player, tune_events
 
 
@@ -213,11 +213,11 @@ def test_a_taken_osc_port_or_an_empty_host_is_one_line_before_any_port_opens():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
         taken.bind(("127.0.0.1", 0))
         port = taken.getsockname()[1]
-        run = subprocess.run([sys.executable, "-m", "daemon.cli", "run", "--osc", str(port), "--backend", "jack"],
+        run = subprocess.run([sys.executable, "-m", "jamd.daemon.cli", "run", "--osc", str(port), "--backend", "jack"],
                              capture_output=True, text=True, timeout=60)
     assert run.returncode == 2
     assert run.stderr.startswith(f"jamd: error: osc = {port} on osc_host = '127.0.0.1': cannot listen there")
     assert len(run.stderr.strip().splitlines()) == 1
-    run = subprocess.run([sys.executable, "-m", "daemon.cli", "run", "--osc", "9000", "--osc-host", ""],
+    run = subprocess.run([sys.executable, "-m", "jamd.daemon.cli", "run", "--osc", "9000", "--osc-host", ""],
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and "setting 'osc_host' = '' is invalid (empty)" in run.stderr

@@ -6,7 +6,7 @@ import math
 
 import mido
 
-from daemon.output import Output, Samples
+from jamd.daemon.output import Output, Samples
 
 
 def on(note, channel=1, velocity=90):

@@ -13,9 +13,9 @@ import pytest
 pytest.importorskip("matplotlib", reason="plots need the train extra (matplotlib)")
 pytest.importorskip("music21", reason="compare reads the corpus through music21 (train extra)")
 
-from daemon.encoding import Note, Vocabulary, notes_to_tokens  # noqa: E402
-from training.plots import PRIME_COLOUR, MODEL_COLOUR, histogram_distances, piano_roll, song_statistics  # noqa: E402
-from training.readers import read_file  # noqa: E402
+from jamd.daemon.encoding import Note, Vocabulary, notes_to_tokens  # noqa: E402
+from jamd.training.plots import PRIME_COLOUR, MODEL_COLOUR, histogram_distances, piano_roll, song_statistics  # noqa: E402
+from jamd.training.readers import read_file  # noqa: E402
 
 pytestmark = pytest.mark.train
 
@@ -70,14 +70,14 @@ def test_identical_histograms_are_zero_apart_and_disjoint_ones_one_apart():
 
 def test_compare_writes_one_png_of_generated_songs_against_the_corpus(tmp_path, monkeypatch):
     from constant_model import constant_logits_model
-    from training.corpus import load_corpus
+    from jamd.training.corpus import load_corpus
 
     monkeypatch.setenv("JAMD_CACHE", str(tmp_path / "cache"))
     songs = load_corpus([str(KINDR001)], progress=False, workers=1).songs
     vocab = Vocabulary.build(s.tokens for s in songs)
     model = constant_logits_model(tmp_path, vocab, np.zeros(len(vocab)))
     out = tmp_path / "compare.png"
-    done = subprocess.run([sys.executable, "-m", "training.cli", "compare", str(model), str(KINDR001),
+    done = subprocess.run([sys.executable, "-m", "jamd.training.cli", "compare", str(model), str(KINDR001),
                            "-n", "5", "-o", str(out)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "total variation distance" in done.stdout
@@ -90,14 +90,14 @@ def test_generate_draws_and_renders_what_it_wrote(tmp_path, monkeypatch):
 
     import mido
     from constant_model import constant_logits_model
-    from training.corpus import load_corpus
+    from jamd.training.corpus import load_corpus
 
     monkeypatch.setenv("JAMD_CACHE", str(tmp_path / "cache"))
     songs = load_corpus([str(KINDR001)], progress=False, workers=1).songs
     vocab = Vocabulary.build(s.tokens for s in songs)
     model = constant_logits_model(tmp_path, vocab, np.zeros(len(vocab)))
     mid, png, wav = tmp_path / "out.mid", tmp_path / "out.png", tmp_path / "out.wav"
-    done = subprocess.run([sys.executable, "-m", "training.cli", "generate", str(model), "--prime", str(KINDR001),
+    done = subprocess.run([sys.executable, "-m", "jamd.training.cli", "generate", str(model), "--prime", str(KINDR001),
                            "-o", str(mid), "--bars", "4", "--beats-per-bar", "2", "--seed", "1",
                            "--plot", str(png), "--wav", str(wav)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

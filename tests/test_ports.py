@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.errors import JamdError
-from daemon.ports import is_own_port, match_port, new_devices, unavailable_reason
+from jamd.daemon.errors import JamdError
+from jamd.daemon.ports import is_own_port, match_port, new_devices, unavailable_reason
 
 ALSA = ["Midi Through:Midi Through Port-0 14:0", "nanoKEY2:nanoKEY2 MIDI 1 20:0",
         "Arturia KeyStep 32:Arturia KeyStep 32 MIDI 1 24:0"]
@@ -19,7 +19,7 @@ JACK_NAMES = ["a2j:nanoKEY2 [20] (capture): nanoKEY2 MIDI 1", "qsynth:midi_00", 
 
 
 def jamd(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "daemon.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "jamd.daemon.cli", *args], capture_output=True, text=True,
                           timeout=timeout)
 
 
@@ -109,7 +109,7 @@ def test_bad_setting_is_one_line_and_exit_2(tmp_path):
 
 
 def test_the_daemon_imports_no_training_stack():
-    code = ("import daemon.cli, daemon.service, daemon.ports, daemon.output, daemon.engine, daemon.model; "
+    code = ("import jamd.daemon.cli, jamd.daemon.service, jamd.daemon.ports, jamd.daemon.output, jamd.daemon.engine, jamd.daemon.model; "
             "import sys; "
             "heavy = [m for m in ('tensorflow', 'music21', 'keras', 'tf_keras') if m in sys.modules]; "
             "assert not heavy, heavy")
@@ -136,12 +136,12 @@ def test_ports_lists_a_jack_client_and_says_why_alsa_is_missing(jack_server):
 @pytest.mark.jack
 def test_full_input_queue_drops_and_counts_instead_of_blocking(jack_server, monkeypatch):
     rtmidi = pytest.importorskip("rtmidi")
-    from daemon import ports as ports_module
+    from jamd.daemon import ports as ports_module
 
     client = f"jamd-queue-test-{os.getpid()}"  # not another jamd on the same server
     monkeypatch.setattr(ports_module, "CLIENT", client)
     ports = ports_module.Ports("jack", (), "", virtual=True, maxsize=4)
-    from daemon.jack_ports import ReconnectingMidiOut
+    from jamd.daemon.jack_ports import ReconnectingMidiOut
     from jack_clients import session_client
 
     sender = session_client(ReconnectingMidiOut, "flood-test")  # closed at the end (tests/jack_clients.py)
@@ -179,9 +179,9 @@ def test_stop_and_reload_signals_reach_jamd_not_a_thread_that_would_die_of_them(
     # numpy's OpenBLAS and onnxruntime start threads when imported or used; a SIGTERM delivered
     # to a thread that does not hold it back kills jamd before it can end its notes.
     code = """
-from daemon.signals import block_signals
+from jamd.daemon.signals import block_signals
 block_signals()
-import daemon.cli, daemon.service, daemon.engine, numpy, onnxruntime, os
+import jamd.daemon.cli, jamd.daemon.service, jamd.daemon.engine, numpy, onnxruntime, os
 numpy.ones((256, 256)) @ numpy.ones((256, 256))
 held = {1, 2, 15}  # SIGHUP, SIGINT, SIGTERM
 for task in os.listdir("/proc/self/task"):

@@ -12,12 +12,12 @@ import mido
 import numpy as np
 import pytest
 
-from daemon.config import Config
-from daemon.engine import Engine
-from daemon.errors import JamdError
-from daemon.model import load_model
-from daemon.offline import simulate
-from daemon.sidecar import load_sidecar
+from jamd.daemon.config import Config
+from jamd.daemon.engine import Engine
+from jamd.daemon.errors import JamdError
+from jamd.daemon.model import load_model
+from jamd.daemon.offline import simulate
+from jamd.daemon.sidecar import load_sidecar
 
 V1_CHORDS = Path(__file__).parent / "fixtures" / "v1" / "nottingham-chords.onnx"
 PULSE = 60.0 / 120 / 24  # seconds between MIDI clock pulses at 120 bpm

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.ppm import PPM
+from jamd.daemon.ppm import PPM
 
 
 @settings(max_examples=40, deadline=None)

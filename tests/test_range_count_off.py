@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.config import Config
-from daemon.errors import JamdError
+from jamd.daemon.config import Config
+from jamd.daemon.errors import JamdError
 from engine_helpers import BAR, assert_hygienic, make_engine, note_events, note_ons, run, tune, tune_notes
 
 JAMD = 1  # jamd's channel (default 2), 0-based

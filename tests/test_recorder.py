@@ -9,9 +9,9 @@ import time
 import mido
 import pytest
 
-from daemon.config import Config
-from daemon.errors import JamdError
-from daemon.recorder import Recorder
+from jamd.daemon.config import Config
+from jamd.daemon.errors import JamdError
+from jamd.daemon.recorder import Recorder
 
 
 class Clock:

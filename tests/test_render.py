@@ -10,8 +10,8 @@ import mido
 import numpy as np
 import pytest
 
-from daemon.errors import JamdError
-from training.render import find_soundfont, read_midi_notes, render
+from jamd.daemon.errors import JamdError
+from jamd.training.render import find_soundfont, read_midi_notes, render
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MELODY = FIXTURES / "nottingham" / "melody" / "ashover1.mid"  # a 47 s jig melody

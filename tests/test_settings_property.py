@@ -15,12 +15,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.config import FIELDS, Config, load_config
-from daemon.engine import Engine
-from daemon.errors import JamdError
-from daemon.model import load_model
-from daemon.service import Service
-from daemon.sidecar import sidecar_path
+from jamd.daemon.config import FIELDS, Config, load_config
+from jamd.daemon.engine import Engine
+from jamd.daemon.errors import JamdError
+from jamd.daemon.model import load_model
+from jamd.daemon.service import Service
+from jamd.daemon.sidecar import sidecar_path
 from test_systemd import _Ports
 
 json_values = st.recursive(

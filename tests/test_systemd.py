@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daemon.config import Config
+from jamd.daemon.config import Config
 
 REPO = Path(__file__).parents[1]
 UNIT = REPO / "systemd" / "jamd.service"
@@ -73,14 +73,14 @@ def test_unit_is_notify_type_with_watchdog_reload_and_realtime_limit():
         assert line in text, f"{line} missing from {UNIT.name}"
     assert "WatchdogSec=" in text and "SupplementaryGroups=audio" in text
     # jamd's engine thread asks for SCHED_FIFO at service.RT_PRIORITY: the limit must allow it.
-    from daemon.service import RT_PRIORITY
+    from jamd.daemon.service import RT_PRIORITY
 
     limit = int(text.split("LimitRTPRIO=")[1].split()[0])
     assert limit >= RT_PRIORITY
 
 
 class _Ports:
-    """The parts of daemon.ports.Ports the service uses, without a MIDI backend."""
+    """The parts of jamd.daemon.ports.Ports the service uses, without a MIDI backend."""
 
     def __init__(self):
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -101,9 +101,9 @@ class _Ports:
 
 
 def test_hung_engine_stops_the_watchdog_pings_so_systemd_restarts_it(tmp_path, folk_model, monkeypatch):
-    from daemon.engine import Engine
-    from daemon.notify import Notifier
-    from daemon.service import Service
+    from jamd.daemon.engine import Engine
+    from jamd.daemon.notify import Notifier
+    from jamd.daemon.service import Service
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     listener.bind(str(tmp_path / "notify"))

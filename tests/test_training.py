@@ -20,11 +20,11 @@ pytest.importorskip("music21")
 
 import onnxruntime as ort  # noqa: E402
 
-from daemon.encoding import Vocabulary  # noqa: E402
-from daemon.errors import JamdError  # noqa: E402
-from daemon.sidecar import load_sidecar, sidecar_path  # noqa: E402
-from training import cli  # noqa: E402
-from training.corpus import EncodedSong, load_corpus, read_notes  # noqa: E402
+from jamd.daemon.encoding import Vocabulary  # noqa: E402
+from jamd.daemon.errors import JamdError  # noqa: E402
+from jamd.daemon.sidecar import load_sidecar, sidecar_path  # noqa: E402
+from jamd.training import cli  # noqa: E402
+from jamd.training.corpus import EncodedSong, load_corpus, read_notes  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"
 KERN = sorted(str(p) for p in FIXTURES.glob("*.krn"))
@@ -54,7 +54,7 @@ def songs_of(paths, tmp_path) -> list[EncodedSong]:
 
 
 def test_exported_onnx_model_gives_the_keras_logits_step_by_step(trained, tmp_path):
-    from training import export, model as network
+    from jamd.training import export, model as network
 
     onnx_path, workdir = trained
     side = load_sidecar(sidecar_path(onnx_path))
@@ -70,7 +70,7 @@ def test_exported_onnx_model_gives_the_keras_logits_step_by_step(trained, tmp_pa
 
 
 def test_sidecar_loads_and_names_exactly_the_onnx_inputs_and_outputs(trained):
-    from daemon.model import load_model
+    from jamd.daemon.model import load_model
 
     onnx_path, _ = trained
     for path in (onnx_path, sidecar_path(onnx_path)):
@@ -114,7 +114,7 @@ def test_fit_writes_csv_log_plots_and_best_checkpoint(trained):
 
 
 def test_validation_songs_are_held_out_whole_and_the_split_follows_the_seed(trained, tmp_path):
-    from training.train import split_songs
+    from jamd.training.train import split_songs
 
     songs = songs_of([str(FIXTURES / "nottingham_jigs_1-3.abc"), *KERN], tmp_path)
     train, val = split_songs(songs, 0.3, seed=1)
@@ -133,8 +133,8 @@ def test_near_duplicate_songs_land_on_one_side_of_the_split(tmp_path):
     """A song and its transposed copy (Essen holds such variants across subsets) are never split."""
     from dataclasses import replace
 
-    from daemon.encoding import transpose_token
-    from training.train import interval_key, split_songs
+    from jamd.daemon.encoding import transpose_token
+    from jamd.training.train import interval_key, split_songs
 
     songs = songs_of([str(FIXTURES / "nottingham_jigs_1-3.abc"), *KERN], tmp_path)
     copies = [replace(s, name=s.name + " (up a tone)", tokens=tuple(transpose_token(t, 2) for t in s.tokens))
@@ -146,9 +146,9 @@ def test_near_duplicate_songs_land_on_one_side_of_the_split(tmp_path):
 
 
 def test_augmentation_only_moves_a_song_by_shifts_its_tokens_survive(tmp_path):
-    from training.settings import TrainSettings
-    from training.tasks import melody_task
-    from training.train import allowed_shifts
+    from jamd.training.settings import TrainSettings
+    from jamd.training.tasks import melody_task
+    from jamd.training.train import allowed_shifts
 
     songs = songs_of(KERN, tmp_path)
     task = melody_task(songs, TrainSettings(shifts=(-2, 0, 3), val_fraction=0.3))
@@ -166,8 +166,8 @@ def test_augmentation_only_moves_a_song_by_shifts_its_tokens_survive(tmp_path):
 
 
 def test_multi_layer_model_exports_state_h0_c0_h1_c1_and_passes_parity(tmp_path):
-    from training import model as network
-    from training.export import export
+    from jamd.training import model as network
+    from jamd.training.export import export
 
     vocab = Vocabulary.build([("start", "60", "hold", "62", "rest", "64", "60.64")])
     config = network.ModelConfig(len(vocab), embedding=4, units=8, layers=2)
@@ -183,8 +183,8 @@ def test_multi_layer_model_exports_state_h0_c0_h1_c1_and_passes_parity(tmp_path)
 
 
 def test_export_that_fails_parity_leaves_no_files_behind(tmp_path, monkeypatch):
-    from training import model as network
-    from training.export import export
+    from jamd.training import model as network
+    from jamd.training.export import export
 
     real_copy = network.copy_weights
 
@@ -277,9 +277,9 @@ def test_every_subcommand_has_help(capsys):
 
 
 def test_same_seed_trains_the_same_weights(tmp_path):
-    from training.settings import TrainSettings
-    from training.tasks import melody_task
-    from training.train import fit
+    from jamd.training.settings import TrainSettings
+    from jamd.training.tasks import melody_task
+    from jamd.training.train import fit
 
     songs = songs_of(KERN, tmp_path)
     settings = TrainSettings(epochs=1, units=8, embedding=4, window=64, val_fraction=0.3, seed=5)
@@ -287,8 +287,8 @@ def test_same_seed_trains_the_same_weights(tmp_path):
     second = fit(melody_task(songs, settings), settings, tmp_path / "b", verbose=0)
     assert first.metrics["val_loss_nats"] == second.metrics["val_loss_nats"]
     assert all(np.array_equal(a, b) for a, b in zip(first.model.get_weights(), second.model.get_weights()))
-    from training.model import sequence_model
-    from training.train import seed_everything
+    from jamd.training.model import sequence_model
+    from jamd.training.train import seed_everything
 
     seed_everything(6)
     other = sequence_model(first.config)

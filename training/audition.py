@@ -14,14 +14,14 @@ import json
 from collections import Counter
 from typing import Sequence
 
-from daemon.config import Config, load_config
-from daemon.errors import JamdError
-from daemon.model import load_model
-from training import musicianship as mu
-from training.playalong import MODES, measure
-from training.report import TARGETS, figures_for, format_table
-from training.tunes import Tune, pick
-from training.tunes import chorales as tune_chorales
+from jamd.daemon.config import Config, load_config
+from jamd.daemon.errors import JamdError
+from jamd.daemon.model import load_model
+from jamd.training import musicianship as mu
+from jamd.training.playalong import MODES, measure
+from jamd.training.report import TARGETS, figures_for, format_table
+from jamd.training.tunes import Tune, pick
+from jamd.training.tunes import chorales as tune_chorales
 
 CHORALES = 20  # duet's real music: soprano against alto, the first 20 chorales of music21's corpus
 ENGINE_SETTINGS = ("temperature", "top_k", "stm_strength", "answer_after_bars", "answer_bars", "range")
@@ -40,7 +40,7 @@ def audition(model_ref: str, data: Sequence[str], mode: str, tunes: int = 40, se
         raise JamdError("--tunes, --seeds and --phrase-bars must be at least 1")
     model = load_model(model_ref)
     config = config or Config()
-    from daemon.kinds import check_mode
+    from jamd.daemon.kinds import check_mode
 
     check_mode(mode, model.sidecar.model_kind, model.name)
     need = (phrase_bars + config.answer_bars) if mode == "respond" else 2.0
@@ -67,7 +67,7 @@ def _too_short(tune: Tune, bars: float) -> str | None:
 
 
 def command(args) -> int:
-    from training.cli import merged
+    from jamd.training.cli import merged
 
     values = merged(args)
     data = values.get("data") or []

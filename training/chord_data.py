@@ -4,10 +4,10 @@ Each tune of ``nottingham/MIDI`` exists as ``melody/NAME.mid`` and ``chords/NAME
 same timeline (abc2midi renderings of the ABC, chord symbols played as block chords). A pair
 becomes:
 
-- ``tokens``: the melody on the shared grid (``daemon.encoding``), ``start`` then one token
+- ``tokens``: the melody on the shared grid (``jamd.daemon.encoding``), ``start`` then one token
   per step, step 0 at beat 0 of the file (a pickup is preceded by rests, so grid beats are
   the tune's beats);
-- ``chords``: the chord symbol (``daemon.chords``) sounding at each beat instant 0..n.
+- ``chords``: the chord symbol (``jamd.daemon.chords``) sounding at each beat instant 0..n.
 
 Chord rate: one chord per quarter-note beat, the unit of the daemon's clock. In 6/8 (the
 jigs) the written chords change every dotted quarter, so half of those changes fall between
@@ -31,11 +31,11 @@ from typing import Sequence
 
 import numpy as np
 
-from daemon import chords as chordlib
-from daemon.encoding import HOLD, REST, START, Note, notes_to_tokens, token_pitches
-from daemon.errors import JamdError
-from daemon.metre import Bar, MetreError, TimeSignature, token_positions
-from training.readers import analyse_key, key_tonic, read_midi
+from jamd.daemon import chords as chordlib
+from jamd.daemon.encoding import HOLD, REST, START, Note, notes_to_tokens, token_pitches
+from jamd.daemon.errors import JamdError
+from jamd.daemon.metre import Bar, MetreError, TimeSignature, token_positions
+from jamd.training.readers import analyse_key, key_tonic, read_midi
 
 MIN_BEATS = 8
 TOLERANCE = 1e-3  # beats: a chord that starts this close after a beat counts as sounding on it

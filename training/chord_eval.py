@@ -2,10 +2,10 @@
 
 Per beat of each tune (the melody's span, ``N`` beats included):
 
-- ``accuracy``: the chord chosen is the chord track's chord (symbols of ``daemon.chords``);
+- ``accuracy``: the chord chosen is the chord track's chord (symbols of ``jamd.daemon.chords``);
 - ``melody_in_chord``: on beats where a melody note sounds, that note is a chord tone.
 
-The model's chords are decided as the daemon decides them (``daemon.chords.choose`` at
+The model's chords are decided as the daemon decides them (``jamd.daemon.chords.choose`` at
 temperature 0 with its hysteresis, from the prediction made before the beat). The
 baseline is the most frequent chord, in the training tunes, for the melody's pitch class
 relative to the key: a table of 13 rows (12 pitch classes and rest), each chord stored
@@ -24,8 +24,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from daemon import chords as chordlib
-from training.chord_data import ChordSong, boundary_steps, sounding
+from jamd.daemon import chords as chordlib
+from jamd.training.chord_data import ChordSong, boundary_steps, sounding
 
 REST_ROW = -1
 KEEP = chordlib.KEEP  # the daemon's hysteresis, recorded in the sidecar

@@ -11,7 +11,7 @@ next beat (``training/chord_data.py`` has the alignment and the latency reasonin
 Its own previous chords are not fed back: the daemon's step model has one token input (and the
 bar position), and with the likeliest-chord decoding the daemon uses, those chords are a function of the melody
 already read, which the LSTM state carries. Consistency from beat to beat comes from the
-hysteresis of ``daemon.chords.choose`` instead.
+hysteresis of ``jamd.daemon.chords.choose`` instead.
 
 Augmentation moves melody and chords together by a random shift per tune and epoch, so the
 model hears every key; Nottingham is mostly in G and D.
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon import chords as chordlib
-from daemon.encoding import Vocabulary
-from daemon.errors import JamdError
-from training.chord_data import ChordSong, load_pairs
-from training.chord_eval import KEEP, evaluate, table
+from jamd.daemon import chords as chordlib
+from jamd.daemon.encoding import Vocabulary
+from jamd.daemon.errors import JamdError
+from jamd.training.chord_data import ChordSong, load_pairs
+from jamd.training.chord_eval import KEEP, evaluate, table
 
 
 def keras_predict(model, vocab: Vocabulary, position: bool = True):
@@ -63,8 +63,8 @@ def add_parser(sub) -> None:
 
 
 def evaluate_chords_command(args) -> int:
-    from daemon.model import load_model
-    from training.chord_eval import step_predict
+    from jamd.daemon.model import load_model
+    from jamd.training.chord_eval import step_predict
 
     if not args.model or not args.data:
         raise JamdError("evaluate-chords needs MODEL and DIR, e.g. nottingham-chords ../shared/data/nottingham/MIDI")

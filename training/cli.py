@@ -17,8 +17,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from daemon.config import read_toml
-from daemon.errors import JamdError
+from jamd.daemon.config import read_toml
+from jamd.daemon.errors import JamdError
 
 # What the train extra adds to the light runtime (`make run`, the Pi guide): a command that
 # needs one of these says so in one line instead of a ModuleNotFoundError traceback.
@@ -91,7 +91,7 @@ def destination(values: dict, command: str) -> tuple[str, Path, Path]:
 
 
 def add_fit_parser(sub) -> None:
-    from training.settings import add_flags
+    from jamd.training.settings import add_flags
 
     for command in ("fit", "fit-chords"):
         chords = command == "fit-chords"
@@ -110,7 +110,7 @@ def add_fit_parser(sub) -> None:
 
 
 def fit_command(args: argparse.Namespace) -> int:
-    from training.settings import from_values
+    from jamd.training.settings import from_values
 
     values = merged(args)
     data = values.get("data") or []
@@ -122,15 +122,15 @@ def fit_command(args: argparse.Namespace) -> int:
     name, output, workdir = destination(values, "fit")
     require("tensorflow", "`jamd-train fit`")
     # TensorFlow takes seconds to import: only once the arguments are known to be usable.
-    from training.export import export
-    from training.tasks import TASKS, load_songs
-    from training.train import fit
+    from jamd.training.export import export
+    from jamd.training.tasks import TASKS, load_songs
+    from jamd.training.train import fit
 
     songs, corpus = load_songs(settings, data)
     result = fit(TASKS[settings.kind](songs, settings), settings, workdir, resume=bool(values.get("resume")))
     metrics, extra = dict(result.metrics), {}
     if settings.kind == "chords":
-        from training.chords import held_out
+        from jamd.training.chords import held_out
 
         more, extra = held_out(result)
         metrics.update(more)
@@ -152,7 +152,7 @@ def fit_command(args: argparse.Namespace) -> int:
 
 
 def add_generate_parser(sub) -> None:
-    from training.generate import GenerateSettings
+    from jamd.training.generate import GenerateSettings
 
     d = GenerateSettings()
     p = sub.add_parser("generate", help="continue the opening of a song with a model, write a MIDI file",
@@ -175,7 +175,7 @@ def add_generate_parser(sub) -> None:
 
 
 def generate_command(args: argparse.Namespace) -> int:
-    from training.generate import GenerateSettings, generate
+    from jamd.training.generate import GenerateSettings, generate
 
     values = merged(args)
     for key, flag in (("model", "MODEL"), ("prime", "--prime FILE"), ("output", "-o OUT.mid")):
@@ -193,14 +193,14 @@ def generate_command(args: argparse.Namespace) -> int:
     print(f"wrote {values['output']}: {summary['prime_notes']} notes of {summary['prime']} + "
           f"{summary['notes']} generated notes ({summary['steps']} grid steps)")
     if values.get("plot"):
-        from daemon.model import resolve_model
-        from daemon.sidecar import load_sidecar, sidecar_path
-        from training.plots import plot_generated
+        from jamd.daemon.model import resolve_model
+        from jamd.daemon.sidecar import load_sidecar, sidecar_path
+        from jamd.training.plots import plot_generated
 
         spb = load_sidecar(sidecar_path(resolve_model(values["model"]))).steps_per_beat
         print(f"wrote {plot_generated(Path(values['output']), Path(values['plot']), spb)}")
     if values.get("wav"):
-        from training.render import render
+        from jamd.training.render import render
 
         print(f"wrote {values['wav']} ({render(Path(values['output']), Path(values['wav']))})")
     return 0
@@ -208,7 +208,7 @@ def generate_command(args: argparse.Namespace) -> int:
 
 def add_tool_parsers(sub) -> None:
     """``evaluate``, ``compare``, ``render``, ``evaluate-chords`` and ``audition``: each parser lives beside its code."""
-    from training import audition, chords, evaluate, plots, render
+    from jamd.training import audition, chords, evaluate, plots, render
 
     for module in (evaluate, plots, render, chords, audition):
         module.add_parser(sub)
@@ -226,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from training.progress import use_log_lines
+    from jamd.training.progress import use_log_lines
 
     parser = build_parser()
     args = parser.parse_args(argv)

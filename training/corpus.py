@@ -28,11 +28,11 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Sequence
 
-from daemon.encoding import Note, notes_to_tokens
-from daemon.errors import JamdError
-from daemon.metre import Bar, Metre, MetreError, TimeSignature, token_positions
-from training import readers
-from training.sources import resolve
+from jamd.daemon.encoding import Note, notes_to_tokens
+from jamd.daemon.errors import JamdError
+from jamd.daemon.metre import Bar, Metre, MetreError, TimeSignature, token_positions
+from jamd.training import readers
+from jamd.training.sources import resolve
 
 CACHE_VERSION = 2  # 2: each song's bars
 MIN_NOTES = 8
@@ -47,14 +47,14 @@ class EncodedSong:
     """One song on the grid: ``tokens`` has one token per grid step after ``start``."""
 
     name: str  # "dir/file.krn", "dir/jigs.abc#12" (ABC tune X:12), "music21:bach/bwv1.6.mxl"
-    tokens: tuple[str, ...]  # daemon.encoding tokens, beginning with "start"
+    tokens: tuple[str, ...]  # jamd.daemon.encoding tokens, beginning with "start"
     key: str | None  # "F major", "a minor" (music21 spelling: "B- major"), from the file or analysed
     first: int = 0  # the grid step (from the song's beat 0) of the first token after "start"
-    bars: tuple[Bar, ...] = ()  # daemon.metre bars in grid steps from beat 0
+    bars: tuple[Bar, ...] = ()  # jamd.daemon.metre bars in grid steps from beat 0
     signatures: tuple[TimeSignature, ...] = ()
 
     def positions(self):
-        """[len(tokens), 2] (bar_step, bar_steps) to feed with each token (``daemon.metre``)."""
+        """[len(tokens), 2] (bar_step, bar_steps) to feed with each token (``jamd.daemon.metre``)."""
         return token_positions(self.bars, self.first, len(self.tokens))
 
 

@@ -13,8 +13,8 @@ A pitch set the model's vocabulary lacks is mapped to ``Vocabulary.nearest_id`` 
 stays, so the LSTM's sense of time is not shifted) and counted in ``oov_steps``: the model
 is scored on the mapped token, which flatters it slightly when that count is not small.
 
-The n-gram (``daemon.ppm.PPM``, orders 0..8 blended) is trained on exactly the LSTM's
-training songs: the sidecar's ``corpus.sources`` minus ``training.validation_songs``. When
+The n-gram (``jamd.daemon.ppm.PPM``, orders 0..8 blended) is trained on exactly the LSTM's
+training songs: the sidecar's ``corpus.sources`` minus ``jamd.training.validation_songs``. When
 the sources cannot be read it falls back to 10-fold cross-validation by song on the
 evaluated data (each song scored by an n-gram that never saw it), and says so.
 """
@@ -29,14 +29,14 @@ from typing import Sequence
 
 import numpy as np
 
-from daemon.blend import ShortTerm
-from daemon.config import Config
-from daemon.encoding import SPECIAL_TOKENS
-from daemon.errors import JamdError
-from daemon.kinds import require_melody
-from daemon.model import StepModel, load_model
-from daemon.ppm import PPM, MAX_ORDER
-from daemon.sidecar import sidecar_path
+from jamd.daemon.blend import ShortTerm
+from jamd.daemon.config import Config
+from jamd.daemon.encoding import SPECIAL_TOKENS
+from jamd.daemon.errors import JamdError
+from jamd.daemon.kinds import require_melody
+from jamd.daemon.model import StepModel, load_model
+from jamd.daemon.ppm import PPM, MAX_ORDER
+from jamd.daemon.sidecar import sidecar_path
 
 FIRST_PITCH_ID = len(SPECIAL_TOKENS)  # ids below are start/rest/hold, the rest are pitch sets
 FOLDS = 10
@@ -169,7 +169,7 @@ def model_split(model: StepModel, progress: bool = False):
     None when the sidecar names no sources or validation songs, the sources are unreadable,
     or none of the validation songs is found in them.
     """
-    from training.corpus import load_corpus
+    from jamd.training.corpus import load_corpus
 
     validation = model.sidecar.training.get("validation_songs")
     try:
@@ -198,7 +198,7 @@ def evaluate_songs(model: StepModel, songs, train_songs=None, skipped: int = 0, 
     """Figures for ``model`` and the n-gram on ``songs`` (``EncodedSong``s).
 
     ``train_songs``: the n-gram's training songs; None = 10-fold cross-validation on ``songs``.
-    ``stm``: also score the LSTM blended with a short-term model at this strength (``daemon.blend``),
+    ``stm``: also score the LSTM blended with a short-term model at this strength (``jamd.daemon.blend``),
     under the key ``"lstm+stm"``.
     Returns ``{"lstm": {...}, "ngram": {...}}`` with the four figures, ``songs``, ``skipped``,
     ``steps``, ``notes``, ``oov_steps`` each, and how the n-gram was trained.
@@ -239,7 +239,7 @@ def evaluate(model_ref: str | Path, data: Sequence[str | Path] = (), progress: b
              stm: float | None = None) -> dict:
     """Evaluate a model (name or .onnx path) on ``data`` files/directories, or, with no data,
     on its own validation songs. The n-gram is trained on the model's training songs."""
-    from training.corpus import load_corpus
+    from jamd.training.corpus import load_corpus
 
     model = load_model(model_ref)
     require_melody(model.sidecar.model_kind, model.name, "evaluate")
@@ -259,8 +259,8 @@ def evaluate(model_ref: str | Path, data: Sequence[str | Path] = (), progress: b
 
 def write_metrics(model_ref: str | Path, report: dict) -> Path:
     """Store the report's figures in the model's sidecar under ``metrics.validation``; return its path."""
-    from daemon.model import resolve_model
-    from daemon.sidecar import load_sidecar
+    from jamd.daemon.model import resolve_model
+    from jamd.daemon.sidecar import load_sidecar
 
     path = sidecar_path(resolve_model(model_ref))
     sidecar = load_sidecar(path)

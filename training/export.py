@@ -15,11 +15,11 @@ from typing import Sequence
 
 import numpy as np
 
-from daemon.encoding import Vocabulary
-from daemon.errors import JamdError
-from daemon.sidecar import FILLS, ModelInput, Sidecar, StateTensor, sidecar_path
-from training import model as network
-from training.tf import keras, tf
+from jamd.daemon.encoding import Vocabulary
+from jamd.daemon.errors import JamdError
+from jamd.daemon.sidecar import FILLS, ModelInput, Sidecar, StateTensor, sidecar_path
+from jamd.training import model as network
+from jamd.training.tf import keras, tf
 
 OPSET = 15  # onnxruntime >= 1.10 runs it; the native LSTM op has been stable since opset 14
 PARITY_TOLERANCE = 1e-4  # logits, absolute

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon.encoding import Note, notes_to_tokens, tokens_to_notes
-from daemon.errors import JamdError
-from daemon.kinds import require_melody
-from daemon.metre import Bar, MetreError, regular_bars, token_positions
-from daemon.midifile import read_song, write_tracks
-from daemon.model import StepModel, load_model, sample
+from jamd.daemon.encoding import Note, notes_to_tokens, tokens_to_notes
+from jamd.daemon.errors import JamdError
+from jamd.daemon.kinds import require_melody
+from jamd.daemon.metre import Bar, MetreError, regular_bars, token_positions
+from jamd.daemon.midifile import read_song, write_tracks
+from jamd.daemon.model import StepModel, load_model, sample
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def song_bars(metre, notes: list[Note], steps_per_beat: int, beats_per_bar: int)
 
 def prime_tokens(path: str | Path, steps_per_beat: int, settings: GenerateSettings) -> Prime:
     """The first ``prime_bars`` whole bars of the song (a pickup comes with them, uncounted)."""
-    from training.corpus import read_notes  # music21 only for the formats that need it
+    from jamd.training.corpus import read_notes  # music21 only for the formats that need it
 
     songs = [(name, notes, metre) for name, notes, _, metre in read_notes(path) if notes]
     if not songs:

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from daemon.metre import MAX_BAR_STEPS, POSITION_INPUTS
-from training.tf import keras
+from jamd.daemon.metre import MAX_BAR_STEPS, POSITION_INPUTS
+from jamd.training.tf import keras
 
 
 @dataclass(frozen=True)

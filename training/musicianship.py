@@ -1,8 +1,8 @@
 """What a musician hears in a line of notes: pure functions behind ``jamd-train audition``.
 
-Every function takes plain data: ``daemon.encoding.Note`` lists whose ``start`` and ``duration``
+Every function takes plain data: ``jamd.daemon.encoding.Note`` lists whose ``start`` and ``duration``
 are in quarter notes from a bar line of the song (0 = the downbeat of a bar; a pickup is padded
-with rests, so no note starts before 0), a key string as ``training.readers`` writes it
+with rests, so no note starts before 0), a key string as ``jamd.training.readers`` writes it
 (``"G major"``, ``"e minor"``) and a beat length in quarter notes (1.5 in 6/8). No engine, no
 model, no file: each figure can be checked by hand on a few notes.
 
@@ -23,8 +23,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from daemon.encoding import Note
-from training.readers import key_tonic
+from jamd.daemon.encoding import Note
+from jamd.training.readers import key_tonic
 
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10, 11)  # natural minor + the raised seventh

@@ -1,7 +1,7 @@
 """The engine played along tunes in simulated time, and what each mode's runs add up to.
 
-The player's notes go into the engine ``jamd play`` uses (``daemon.offline.simulate``,
-``daemon.engine.Engine``) with the tune's position 0 (a bar line) at 0 s, so the engine's grid
+The player's notes go into the engine ``jamd play`` uses (``jamd.daemon.offline.simulate``,
+``jamd.daemon.engine.Engine``) with the tune's position 0 (a bar line) at 0 s, so the engine's grid
 bars are the tune's bars (``beats_per_bar`` = the tune's bar in quarter notes). jamd's notes
 come back as ``Note``s on the same time line and are measured with ``training/musicianship.py``
 beside the real music and a baseline:
@@ -26,13 +26,13 @@ from typing import Sequence
 import mido
 import numpy as np
 
-from daemon.config import Config
-from daemon.encoding import Note
-from daemon.engine import Engine
-from daemon.model import StepModel
-from daemon.offline import simulate
-from training import musicianship as mu
-from training.tunes import Tune
+from jamd.daemon.config import Config
+from jamd.daemon.encoding import Note
+from jamd.daemon.engine import Engine
+from jamd.daemon.model import StepModel
+from jamd.daemon.offline import simulate
+from jamd.training import musicianship as mu
+from jamd.training.tunes import Tune
 
 TEMPO = 120.0  # simulated time: any tempo plays the same grid, this one keeps the arithmetic plain
 PLAYER, JAMD = 0, 1  # MIDI channels (0-based): the player's and jamd's (Config.channel 2)
@@ -208,7 +208,7 @@ def _random_in_key(heard: list[Note], key: str, seed: int) -> list[Note]:
 
 
 def _chords(model, tunes, seeds, config) -> dict[str, Tally]:
-    from daemon.chords import identify, symbol
+    from jamd.daemon.chords import identify, symbol
 
     sides = {"jamd": Tally(), "real": Tally(), "baseline": Tally()}
     for tune in tunes:
@@ -241,7 +241,7 @@ def measure(model: StepModel, tunes: Sequence[Tune], mode: str, seeds: Sequence[
             config: Config | None = None, chorales: Sequence[tuple[Tune, list[Note]]] = ()) -> dict[str, Tally]:
     """Figure name -> ``Share`` for each side (jamd, real, baseline) of ``mode`` on ``tunes``.
 
-    ``chorales``: duet's real music for the vertical figures (``training.tunes.chorales``).
+    ``chorales``: duet's real music for the vertical figures (``jamd.training.tunes.chorales``).
     """
     config = config or Config()
     if mode == "respond":

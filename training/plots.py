@@ -10,10 +10,10 @@ from typing import Sequence
 
 import numpy as np
 
-from daemon.encoding import HOLD, START, Note, token_pitches, tokens_to_notes
-from daemon.errors import JamdError
-from daemon.kinds import require_melody
-from daemon.metre import token_positions
+from jamd.daemon.encoding import HOLD, START, Note, token_pitches, tokens_to_notes
+from jamd.daemon.errors import JamdError
+from jamd.daemon.kinds import require_melody
+from jamd.daemon.metre import token_positions
 
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 PRIME_COLOUR, MODEL_COLOUR = "#4c72b0", "#dd8452"  # blue for what the player gave, orange for the model
@@ -40,7 +40,7 @@ def piano_roll(prime_notes: Sequence[Note], continuation_notes: Sequence[Note], 
     """Draw prime and continuation (notes in beats from the start) as one piano roll PNG.
 
     ``bars``: (start, length) of each bar in beats, as the file's time signatures lay them out
-    (``daemon.metre.Metre``), or a number of beats per bar from beat 0. Bar lines dark, beat
+    (``jamd.daemon.metre.Metre``), or a number of beats per bar from beat 0. Bar lines dark, beat
     lines faint, the grid step as the x resolution; the pitch axis is labelled with note names
     (every C, or every note when the range is narrow).
     """
@@ -105,7 +105,7 @@ def midi_tracks(path: Path) -> list[tuple[str, list[Note]]]:
 def plot_generated(midi_path: Path, png_path: Path, steps_per_beat: int) -> Path:
     """Piano roll of a ``jamd-train generate`` MIDI file: its prime track, then the model's, with the
     bar lines of the file's time signatures."""
-    from daemon.midifile import read_song
+    from jamd.daemon.midifile import read_song
 
     tracks = [t for t in midi_tracks(midi_path) if t[1]]
     if not tracks:
@@ -173,8 +173,8 @@ def compare(model_ref: str | Path, data: Sequence[str | Path], path: Path, n: in
             temperature: float = 1.0) -> dict[str, float]:
     """Sample ``n`` songs from the model (from ``start``, each as long as a random corpus song),
     plot their histograms against the corpus in ``path``; return the TV distances."""
-    from daemon.model import load_model, sample
-    from training.corpus import load_corpus
+    from jamd.daemon.model import load_model, sample
+    from jamd.training.corpus import load_corpus
 
     model = load_model(model_ref)
     require_melody(model.sidecar.model_kind, model.name, "compare")

@@ -2,7 +2,7 @@
 
 Kern, ABC and MusicXML go through music21; MIDI goes through mido directly, which is
 about a hundred times faster than music21's MIDI import and needs no quantisation guess.
-Every reader returns plain ``daemon.encoding.Note`` lists (start and duration in quarter
+Every reader returns plain ``jamd.daemon.encoding.Note`` lists (start and duration in quarter
 notes), so ``training/corpus.py`` never sees a music21 object.
 
 Choices that hold for every format:
@@ -27,8 +27,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemon.encoding import Note
-from daemon.metre import Metre, MetreError
+from jamd.daemon.encoding import Note
+from jamd.daemon.metre import Metre, MetreError
 
 MUSIC21_SUFFIXES = (".krn", ".abc", ".xml", ".musicxml", ".mxl")
 MIDI_SUFFIXES = (".mid", ".midi")
@@ -107,7 +107,7 @@ def analyse_key(notes: list[Note]) -> str | None:
     return best
 
 
-# --- MIDI (mido, through daemon.midifile) ------------------------------------------------
+# --- MIDI (mido, through jamd.daemon.midifile) ------------------------------------------------
 
 
 def read_midi(path: Path) -> tuple[list[Note], str | None, Metre]:
@@ -116,7 +116,7 @@ def read_midi(path: Path) -> tuple[list[Note], str | None, Metre]:
     The bars come from the file's time-signature events (4/4 where it has none, as the
     standard says); ``daemon/midifile.py`` reads the file.
     """
-    from daemon.midifile import read_song
+    from jamd.daemon.midifile import read_song
 
     song = read_song(path)
     return song.notes, (_mido_key(song.key) if song.key else None), song.metre

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from daemon.errors import JamdError
+from jamd.daemon.errors import JamdError
 
 SAMPLE_RATE = 44100  # Hz
 SOUNDFONTS = (

@@ -12,8 +12,8 @@ import argparse
 import dataclasses
 from dataclasses import asdict, dataclass, field
 
-from daemon.errors import JamdError
-from daemon.kinds import KINDS
+from jamd.daemon.errors import JamdError
+from jamd.daemon.kinds import KINDS
 
 
 def _opt(default, help: str, choices=None):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path
 
-from daemon.errors import JamdError
-from training import readers
+from jamd.daemon.errors import JamdError
+from jamd.training import readers
 
 MUSIC21_PREFIX = "music21:"
 

@@ -15,10 +15,10 @@ from typing import Sequence
 
 import numpy as np
 
-from daemon import chords as chordlib
-from daemon.encoding import Vocabulary
-from training.settings import TrainSettings
-from training.train import Example, Task, split_songs
+from jamd.daemon import chords as chordlib
+from jamd.daemon.encoding import Vocabulary
+from jamd.training.settings import TrainSettings
+from jamd.training.train import Example, Task, split_songs
 
 
 def _vocabulary(songs: Sequence, settings: TrainSettings) -> Vocabulary:
@@ -52,7 +52,7 @@ def melody_task(songs: Sequence, settings: TrainSettings) -> Task:
 
 def chord_task(songs: Sequence, settings: TrainSettings) -> Task:
     """The chord of the next beat from the melody so far, on ``songs`` (``ChordSong``)."""
-    from training.chord_data import targets
+    from jamd.training.chord_data import targets
 
     train, val = split_songs(songs, settings.val_fraction, settings.seed)
     vocab = _vocabulary(train, settings)
@@ -79,14 +79,14 @@ def load_songs(settings: TrainSettings, data: Sequence[str]) -> tuple[list, dict
 
     limit = settings.limit or None
     if settings.kind == "chords":
-        from training.chord_data import load_pairs
+        from jamd.training.chord_data import load_pairs
 
         songs, skipped = load_pairs(Path(data[0]), settings.steps_per_beat, limit)
         print(f"corpus: {len(songs)} tunes, {sum(s.beats for s in songs):,} beats, {len(skipped)} skipped",
               file=sys.stderr)
         return songs, {"sources": [str(d) for d in data], "tunes": len(songs), "skipped": len(skipped),
                        "first_skipped": [f"{n}: {r}" for n, r in skipped[:5]]}
-    from training.corpus import load_corpus
+    from jamd.training.corpus import load_corpus
 
     corpus = load_corpus(data, steps_per_beat=settings.steps_per_beat, transpose=settings.transpose, limit=limit)
     report = corpus.report()

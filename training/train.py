@@ -21,11 +21,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from daemon.encoding import REST_ID, SPECIAL_TOKENS, Vocabulary
-from daemon.errors import JamdError
-from training.model import ModelConfig, sequence_model
-from training.settings import TrainSettings
-from training.tf import keras
+from jamd.daemon.encoding import REST_ID, SPECIAL_TOKENS, Vocabulary
+from jamd.daemon.errors import JamdError
+from jamd.training.model import ModelConfig, sequence_model
+from jamd.training.settings import TrainSettings
+from jamd.training.tf import keras
 
 FIRST_PITCH_ID = len(SPECIAL_TOKENS)  # ids below are start, rest, hold
 BITS = 1 / math.log(2)  # nats -> bits

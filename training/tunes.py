@@ -10,7 +10,7 @@ This keeps its own small metre reading; ``training/readers.py`` may grow a bar p
 own, which ``score_metre`` and ``_midi_metre`` could then use instead.
 
 Which tunes: the candidates of DATA (each file, each ABC tune), shuffled with the seed; when
-some are in the model's ``training.validation_songs``, only those; tunes are then read in that
+some are in the model's ``jamd.training.validation_songs``, only those; tunes are then read in that
 order until enough are usable (on the 16th grid, long enough, one metre).
 """
 
@@ -23,12 +23,12 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from daemon.encoding import Note
-from daemon.errors import JamdError
-from training import readers
-from training.corpus import SongSkipped, encode_song
-from training.evaluate import song_key
-from training.sources import resolve
+from jamd.daemon.encoding import Note
+from jamd.daemon.errors import JamdError
+from jamd.training import readers
+from jamd.training.corpus import SongSkipped, encode_song
+from jamd.training.evaluate import song_key
+from jamd.training.sources import resolve
 
 EPS = 1e-6
 
@@ -124,7 +124,7 @@ def _midi_tune(name: str, path: Path) -> Tune:
 
 
 def _pair_tune(name: str, melody: Path, chord_file: Path) -> Tune:
-    from training.chord_data import beat_chords
+    from jamd.training.chord_data import beat_chords
 
     tune = _midi_tune(name, melody)
     accompaniment, _, _ = readers.read_midi(chord_file)
@@ -171,7 +171,7 @@ def _check_unseen(sources: Sequence[str], trained_on: Sequence[str]) -> None:
         here = Path(text).resolve()
         if text in map(str, trained_on) or any(here == r or r in here.parents or here in r.parents for r in roots):
             raise JamdError(f"{source}: the model was trained on this data and none of its held-out tunes "
-                            "(sidecar training.validation_songs) is in it; audition it on tunes it never saw")
+                            "(sidecar jamd.training.validation_songs) is in it; audition it on tunes it never saw")
 
 
 def pick(sources: Sequence[str], validation: Sequence[str] | None, count: int, seed: int,
