@@ -73,18 +73,65 @@ def read_song(path: Path) -> MidiSong:
                 signatures[tick / tpb] = (tick / tpb, msg.numerator, msg.denominator)
             if msg.type not in ("note_on", "note_off") or msg.channel == DRUM_CHANNEL:
                 continue
-            held = sounding.setdefault((msg.channel, msg.note), [])
-            if msg.type == "note_on" and msg.velocity > 0:
-                held.append(tick)
-            elif held:
-                began = held.pop(0)
-                notes.append(Note(began / tpb, (tick - began) / tpb, msg.note))
+            _close_or_open(sounding, msg, tick, lambda began, end, pitch: notes.append(
+                Note(began / tpb, (end - began) / tpb, pitch)))
         for (_, pitch), starts in sounding.items():
             notes.extend(Note(s / tpb, (tick - s) / tpb, pitch) for s in starts)
         end = max(end, tick)
     notes.sort(key=lambda n: (n.start, n.pitch))
     last = max([end / tpb] + [n.start + n.duration for n in notes])
     return MidiSong(notes, Metre.from_signatures(list(signatures.values()), last), bpm, key)
+
+
+def read_tracks(path: Path) -> list[tuple[str, list[Note]]]:
+    """``(track name, notes in beats)`` per track, drums included, as ``jamd-train generate`` and
+    ``jamd play`` write them (one part per track)."""
+    midi = open_midi(path)
+    tpb = midi.ticks_per_beat
+    tracks = []
+    for track in midi.tracks:
+        name, tick, notes = "", 0, []
+        sounding: dict[tuple[int, int], list[int]] = {}
+        for msg in track:
+            tick += msg.time
+            if msg.type == "track_name" and not name:
+                name = msg.name
+            elif msg.type in ("note_on", "note_off"):
+                _close_or_open(sounding, msg, tick, lambda began, end, pitch: notes.append(
+                    Note(began / tpb, (end - began) / tpb, pitch)))
+        for (_, pitch), starts in sounding.items():
+            notes.extend(Note(s / tpb, (tick - s) / tpb, pitch) for s in starts)
+        tracks.append((name, sorted(notes, key=lambda n: (n.start, n.pitch))))
+    return tracks
+
+
+def read_timed_notes(path: Path) -> list[tuple[float, float, int, int]]:
+    """``(start, end, pitch, velocity)`` per note in seconds, the file's tempo changes applied;
+    drums left out: what a renderer plays."""
+    notes, now = [], 0.0
+    sounding: dict[tuple[int, int], list[tuple[float, int]]] = {}
+    for msg in open_midi(path):  # iterating a MidiFile merges the tracks, delta times in seconds
+        now += msg.time
+        if msg.type not in ("note_on", "note_off") or msg.channel == DRUM_CHANNEL:
+            continue
+        held = sounding.setdefault((msg.channel, msg.note), [])
+        if msg.type == "note_on" and msg.velocity > 0:
+            held.append((now, msg.velocity))
+        elif held:
+            began, velocity = held.pop(0)
+            notes.append((began, now, msg.note, velocity))
+    notes += [(began, now, pitch, velocity) for (_, pitch), held in sounding.items() for began, velocity in held]
+    return sorted(notes)
+
+
+def _close_or_open(sounding: dict, msg, tick: int, close) -> None:
+    """One note-on/off: a note-on opens (velocity 0 is a note-off); a note-off closes the oldest
+    open note of its channel and pitch (a pitch struck twice is closed first-in, first-out)."""
+    held = sounding.setdefault((msg.channel, msg.note), [])
+    if msg.type == "note_on" and msg.velocity > 0:
+        held.append(tick)
+    elif held:
+        close(held.pop(0), tick, msg.note)
 
 
 def write_tracks(path: Path, tracks: Sequence[tuple[str, list]], bpm: float,

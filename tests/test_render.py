@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from jamd.daemon.errors import JamdError
-from jamd.training.render import find_soundfont, read_midi_notes, render
+from jamd.daemon.midifile import read_timed_notes
+from jamd.training.render import find_soundfont, render
 
 FIXTURES = Path(__file__).parent / "fixtures"
 MELODY = FIXTURES / "nottingham" / "melody" / "ashover1.mid"  # a 47 s jig melody
@@ -74,7 +75,7 @@ def test_auto_falls_back_to_the_builtin_synth_without_a_soundfont(tmp_path):
 
 
 def test_notes_keep_their_timing_in_seconds():
-    notes = read_midi_notes(MELODY)
+    notes = read_timed_notes(MELODY)
     onsets = [m for m in mido.MidiFile(str(MELODY)) if m.type == "note_on" and m.velocity > 0]
     assert len(notes) == len(onsets) == 68
     assert notes[-1][1] == pytest.approx(mido.MidiFile(str(MELODY)).length, abs=1.0)

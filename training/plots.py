@@ -81,33 +81,12 @@ def piano_roll(prime_notes: Sequence[Note], continuation_notes: Sequence[Note], 
     return Path(path)
 
 
-def midi_tracks(path: Path) -> list[tuple[str, list[Note]]]:
-    """``(track name, notes in beats)`` per track of a MIDI file, as ``generate`` writes them."""
-    import mido
-
-    midi = mido.MidiFile(str(path))
-    tracks = []
-    for track in midi.tracks:
-        name, now, sounding, notes = "", 0, {}, []
-        for message in track:
-            now += message.time
-            if message.type == "track_name":
-                name = message.name
-            elif message.type == "note_on" and message.velocity > 0:
-                sounding[message.note] = now
-            elif message.type in ("note_on", "note_off") and message.note in sounding:
-                begin = sounding.pop(message.note)
-                notes.append(Note(begin / midi.ticks_per_beat, (now - begin) / midi.ticks_per_beat, message.note))
-        tracks.append((name, sorted(notes, key=lambda n: (n.start, n.pitch))))
-    return tracks
-
-
 def plot_generated(midi_path: Path, png_path: Path, steps_per_beat: int) -> Path:
     """Piano roll of a ``jamd-train generate`` MIDI file: its prime track, then the model's, with the
     bar lines of the file's time signatures."""
-    from jamd.daemon.midifile import read_song
+    from jamd.daemon.midifile import read_song, read_tracks
 
-    tracks = [t for t in midi_tracks(midi_path) if t[1]]
+    tracks = [t for t in read_tracks(midi_path) if t[1]]
     if not tracks:
         raise JamdError(f"{midi_path}: no notes to draw")
     prime = tracks[0][1] if len(tracks) > 1 else []

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from jamd.daemon.errors import JamdError
+from jamd.daemon.midifile import read_timed_notes
 
 SAMPLE_RATE = 44100  # Hz
 SOUNDFONTS = (
@@ -64,34 +65,8 @@ def render(midi_path: Path, wav_path: Path, engine: str = "auto", soundfont: Pat
             return "fluidsynth"
         if engine == "fluidsynth":
             raise JamdError(f"{midi_path}: FluidSynth failed ({(done.stderr or done.stdout).strip()[-200:]})")
-    write_wav(wav_path, synthesize(read_midi_notes(midi_path)))
+    write_wav(wav_path, synthesize(read_timed_notes(midi_path)))
     return "builtin"
-
-
-def read_midi_notes(path: Path) -> list[tuple[float, float, int, int]]:
-    """``(start, end, pitch, velocity)`` per note in seconds, tempo changes applied; drums skipped."""
-    import mido
-
-    try:
-        midi = mido.MidiFile(str(path))
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as e:
-        raise JamdError(f"{path}: not a readable MIDI file ({e})") from None
-    now, sounding, notes = 0.0, {}, []
-    for message in midi:  # iterating a MidiFile yields messages with delta times in seconds
-        now += message.time
-        if message.type not in ("note_on", "note_off") or message.channel == 9:
-            continue
-        key = (message.channel, message.note)
-        if message.type == "note_on" and message.velocity > 0:
-            if key in sounding:  # retriggered without a note-off: end the first one here
-                start, velocity = sounding.pop(key)
-                notes.append((start, now, message.note, velocity))
-            sounding[key] = (now, message.velocity)
-        elif key in sounding:
-            start, velocity = sounding.pop(key)
-            notes.append((start, now, message.note, velocity))
-    notes += [(start, now, note, velocity) for (_, note), (start, velocity) in sounding.items()]
-    return sorted(notes)
 
 
 def synthesize(notes: list[tuple[float, float, int, int]], sample_rate: int = SAMPLE_RATE) -> np.ndarray:
