@@ -89,7 +89,9 @@ class Jamd:
         self.lines: list[str] = []
         self._ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
-        if not self._ready.wait(20):
+        # A deadlock guard, not a speed bound: a loaded 2-core box took over 20 s to import numpy,
+        # onnxruntime and aalink for a jamd under nice.
+        if not self._ready.wait(90):
             self.stop(signal.SIGKILL)
             pytest.fail("jamd did not get ready:\n" + "".join(self.lines))
 
