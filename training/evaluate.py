@@ -14,7 +14,7 @@ stays, so the LSTM's sense of time is not shifted) and counted in ``oov_steps``:
 is scored on the mapped token, which flatters it slightly when that count is not small.
 
 The n-gram (``jamd.daemon.ppm.PPM``, orders 0..8 blended) is trained on exactly the LSTM's
-training songs: the sidecar's ``corpus.sources`` minus ``jamd.training.validation_songs``. When
+training songs: the sidecar's ``corpus.sources`` minus ``training.validation_songs``. When
 the sources cannot be read it falls back to 10-fold cross-validation by song on the
 evaluated data (each song scored by an n-gram that never saw it), and says so.
 """

@@ -10,7 +10,7 @@ This keeps its own small metre reading; ``training/readers.py`` may grow a bar p
 own, which ``score_metre`` and ``_midi_metre`` could then use instead.
 
 Which tunes: the candidates of DATA (each file, each ABC tune), shuffled with the seed; when
-some are in the model's ``jamd.training.validation_songs``, only those; tunes are then read in that
+some are in the model's ``training.validation_songs``, only those; tunes are then read in that
 order until enough are usable (on the 16th grid, long enough, one metre).
 """
 
@@ -171,7 +171,7 @@ def _check_unseen(sources: Sequence[str], trained_on: Sequence[str]) -> None:
         here = Path(text).resolve()
         if text in map(str, trained_on) or any(here == r or r in here.parents or here in r.parents for r in roots):
             raise JamdError(f"{source}: the model was trained on this data and none of its held-out tunes "
-                            "(sidecar jamd.training.validation_songs) is in it; audition it on tunes it never saw")
+                            "(sidecar training.validation_songs) is in it; audition it on tunes it never saw")
 
 
 def pick(sources: Sequence[str], validation: Sequence[str] | None, count: int, seed: int,
