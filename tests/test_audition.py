@@ -236,3 +236,15 @@ def test_engine_settings_come_from_a_jamd_config(folk_model_path, tmp_path, caps
                  "--jamd-config", str(toml), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["engine"]["temperature"] == 0.5 and report["engine"]["answer_bars"] == 1.0
+
+
+def test_metre_keeps_only_the_tunes_in_that_time_signature():
+    model = Path(__file__).parents[1] / "models" / "nottingham-chords.onnx"
+    if not model.exists():
+        pytest.skip("models/nottingham-chords.onnx not built")
+    everything = audition(str(model), [str(FIXTURES / "nottingham")], "chords", tunes=3, seeds=1)
+    metre = next(iter(everything["metres"]))
+    only = audition(str(model), [str(FIXTURES / "nottingham")], "chords", tunes=3, seeds=1, metre=metre)
+    assert set(only["metres"]) == {metre} and only["tunes"] == everything["metres"][metre]
+    with pytest.raises(JamdError, match=f"not in 5/4': {everything['tunes']}"):
+        audition(str(model), [str(FIXTURES / "nottingham")], "chords", tunes=3, seeds=1, metre="5/4")

@@ -28,11 +28,12 @@ ENGINE_SETTINGS = ("temperature", "top_k", "stm_strength", "answer_after_bars", 
 
 
 def audition(model_ref: str, data: Sequence[str], mode: str, tunes: int = 40, seeds: int = 3, seed: int = 0,
-             phrase_bars: int = 4, config: Config | None = None, chorales: int = CHORALES) -> dict:
+             phrase_bars: int = 4, config: Config | None = None, chorales: int = CHORALES,
+             metre: str | None = None) -> dict:
     """The report: figures per side for ``mode`` on ``tunes`` held-out tunes of ``data``.
 
     ``config``: the engine's settings (mode, tempo and metre are the audition's); ``chorales``:
-    how many Bach chorales give duet's real music (0 = none).
+    how many Bach chorales give duet's real music (0 = none); ``metre`` ("3/4"): only tunes in it.
     """
     if mode not in MODES:
         raise JamdError(f"--mode {mode}: expected one of {', '.join(MODES)}")
@@ -46,7 +47,7 @@ def audition(model_ref: str, data: Sequence[str], mode: str, tunes: int = 40, se
     need = (phrase_bars + config.answer_bars) if mode == "respond" else 2.0
     picked, skipped = pick(data, model.sidecar.training.get("validation_songs"), tunes, seed,
                            pairs=mode == "chords", trained_on=model.sidecar.corpus.get("sources") or (),
-                           usable=lambda t: _too_short(t, need))
+                           usable=lambda t: _too_short(t, need) or _other_metre(t, metre))
     runs = [seed + i for i in range(seeds)]
     reference = tune_chorales(chorales) if mode == "duet" and chorales else []
     sides = measure(model, picked, mode, runs, phrase_bars, config, reference)
@@ -59,6 +60,10 @@ def audition(model_ref: str, data: Sequence[str], mode: str, tunes: int = 40, se
         "figures": figures_for(mode, {side: {k: s.value for k, s in t.items()} for side, t in sides.items()},
                                {side: {k: [s.hits, s.total] for k, s in t.items()} for side, t in sides.items()}),
     }
+
+
+def _other_metre(tune: Tune, metre: str | None) -> str | None:
+    return f"not in {metre}" if metre and tune.metre.signature != metre else None
 
 
 def _too_short(tune: Tune, bars: float) -> str | None:
@@ -78,7 +83,7 @@ def command(args) -> int:
     config = load_config(values.get("jamd_config"), engine)
     report = audition(values["model"], [data] if isinstance(data, str) else data, values["mode"],
                       values.get("tunes", 40), values.get("seeds", 3), values.get("seed", 0),
-                      values.get("phrase_bars", 4), config, values.get("chorales", CHORALES))
+                      values.get("phrase_bars", 4), config, values.get("chorales", CHORALES), values.get("metre"))
     print(json.dumps(report, indent=1) if values.get("json") else format_table(report))
     return 0
 
@@ -104,5 +109,6 @@ def add_parser(subparsers) -> None:
                    "settings to audition, e.g. temperature, stm_strength, answer_bars")
     p.add_argument("--chorales", type=int, help=f"Bach chorales whose soprano and alto give duet's real music "
                    f"(default {CHORALES}; 0 = none)")
+    p.add_argument("--metre", metavar="N/D", help="only tunes in this time signature, e.g. 3/4 (default: all)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.set_defaults(func=command)
