@@ -47,6 +47,13 @@ def token_pitches(token: str) -> tuple[int, ...]:
     return tuple(int(p) for p in token.split("."))
 
 
+def grid_span(note: Note, steps_per_beat: int) -> tuple[int, int]:
+    """``(first step, step it stops sounding on)``: onset and end rounded to the nearest step; a
+    note shorter than a step lasts one. Both encodings round this way."""
+    begin = round(note.start * steps_per_beat)
+    return begin, max(begin + 1, round((note.start + note.duration) * steps_per_beat))
+
+
 def notes_to_tokens(notes: Sequence[Note], steps_per_beat: int = 4) -> list[str]:
     """Quantise ``notes`` to the grid and return the token sequence, beginning with ``start``.
 
@@ -58,8 +65,7 @@ def notes_to_tokens(notes: Sequence[Note], steps_per_beat: int = 4) -> list[str]
     onsets: dict[int, set[int]] = {}
     ends: dict[int, int] = {}
     for note in notes:
-        begin = round(note.start * steps_per_beat)
-        end = max(begin + 1, round((note.start + note.duration) * steps_per_beat))
+        begin, end = grid_span(note, steps_per_beat)
         onsets.setdefault(begin, set()).add(note.pitch)
         ends[begin] = max(ends.get(begin, 0), end)
     first = min(onsets)

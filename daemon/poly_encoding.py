@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from jamd.daemon.encoding import START, Note
+from jamd.daemon.encoding import START, Note, grid_span
 
 STEP = "step"
 PIANO_LOW, PIANO_HIGH = 21, 108  # A0 .. C8
@@ -69,12 +69,6 @@ def fold_to_piano(notes: Iterable[Note]) -> tuple[list[Note], int]:
         moved += pitch != note.pitch
         folded.append(Note(note.start, note.duration, pitch))
     return folded, moved
-
-
-def grid_span(note: Note, steps_per_beat: int) -> tuple[int, int]:
-    """``(first step, step it stops sounding on)``, rounded as ``notes_to_tokens`` rounds them."""
-    begin = round(note.start * steps_per_beat)
-    return begin, max(begin + 1, round((note.start + note.duration) * steps_per_beat))
 
 
 def _pitch_spans(notes: Sequence[Note], steps_per_beat: int) -> dict[int, list[tuple[int, int]]]:
