@@ -119,18 +119,13 @@ def transpose_token(token: str, semitones: int) -> str | None:
 
 
 @dataclass(frozen=True)
-class Vocabulary:
-    """The model's tokens, in id order. Ids 0-2 are always ``start``, ``rest``, ``hold``."""
+class TokenIds:
+    """Tokens in id order, and the lookups every vocabulary (this one, the polyphonic one) has."""
 
     tokens: tuple[str, ...]
 
     def __post_init__(self) -> None:
-        if self.tokens[:3] != SPECIAL_TOKENS:
-            raise ValueError(f"vocabulary must begin with {SPECIAL_TOKENS}, got {self.tokens[:3]}")
         object.__setattr__(self, "_ids", {t: i for i, t in enumerate(self.tokens)})
-        singles = sorted(p[0] for p in map(token_pitches, self.tokens) if len(p) == 1)
-        object.__setattr__(self, "_singles", singles)
-        object.__setattr__(self, "_single_range", (singles[0], singles[-1]) if singles else None)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -141,6 +136,19 @@ class Vocabulary:
     def id(self, token: str) -> int:
         """The id of ``token``; KeyError if it is not in the vocabulary."""
         return self._ids[token]
+
+
+@dataclass(frozen=True)
+class Vocabulary(TokenIds):
+    """The model's tokens, in id order. Ids 0-2 are always ``start``, ``rest``, ``hold``."""
+
+    def __post_init__(self) -> None:
+        if self.tokens[:3] != SPECIAL_TOKENS:
+            raise ValueError(f"vocabulary must begin with {SPECIAL_TOKENS}, got {self.tokens[:3]}")
+        super().__post_init__()
+        singles = sorted(p[0] for p in map(token_pitches, self.tokens) if len(p) == 1)
+        object.__setattr__(self, "_singles", singles)
+        object.__setattr__(self, "_single_range", (singles[0], singles[-1]) if singles else None)
 
     @property
     def pitch_range(self) -> tuple[int, int] | None:

@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from jamd.daemon.encoding import START, Note, grid_span
+from jamd.daemon.encoding import START, Note, TokenIds, grid_span
 
 STEP = "step"
 PIANO_LOW, PIANO_HIGH = 21, 108  # A0 .. C8
@@ -188,29 +188,14 @@ def transpose(tokens: Sequence[str], semitones: int) -> list[str] | None:
 
 
 @dataclass(frozen=True)
-class PolyVocabulary:
+class PolyVocabulary(TokenIds):
     """Token <-> id, the same for every corpus: ``start``, ``step``, then ``on:21..108``,
     then ``off:21..108`` (178 tokens)."""
-
-    tokens: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_ids", {t: i for i, t in enumerate(self.tokens)})
 
     @classmethod
     def piano(cls) -> "PolyVocabulary":
         pitches = range(PIANO_LOW, PIANO_HIGH + 1)
         return cls((START, STEP) + tuple(map(on_token, pitches)) + tuple(map(off_token, pitches)))
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    def __contains__(self, token: str) -> bool:
-        return token in self._ids
-
-    def id(self, token: str) -> int:
-        """The id of ``token``; KeyError if it is not in the vocabulary."""
-        return self._ids[token]
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
         return [self._ids[t] for t in tokens]
