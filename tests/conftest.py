@@ -61,11 +61,45 @@ def _jack_answers_elsewhere() -> bool:
     return subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, timeout=30).returncode == 0
 
 
+def _jackd_runs() -> bool:
+    """Whether any jackd process lives on this machine (a zombie does not count)."""
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+        except OSError:  # the process ended while we looked
+            continue
+        if fields.get("Name") == "jackd" and not fields.get("State", "").startswith("Z"):
+            return True
+    return False
+
+
+def _forget_killed_jack_servers() -> None:
+    """jackd keeps eight server slots in /dev/shm/jack-shm-registry and frees a killed server's
+    slot only for a new server of the same name, so after eight killed servers of other names none
+    starts ("Too many servers already active"; seen in CI). With no jackd running, every slot and
+    every JACK file in /dev/shm is a dead server's: remove ours, and jackd starts afresh."""
+    if _jackd_runs():
+        return
+    for path in Path("/dev/shm").glob("jack*"):
+        try:
+            if path.lstat().st_uid != os.getuid():
+                continue
+            if path.is_dir() and not path.is_symlink():
+                for child in path.iterdir():
+                    child.unlink()
+                path.rmdir()
+            else:
+                path.unlink()
+        except OSError:
+            pass  # another user's, or gone already: jackd will say if it matters
+
+
 def _serve_jack(log_path: Path, name: str | None = None):
     """Start `jackd -d dummy` (named ``name``, else the default server); yield it; stop it."""
     import subprocess
     import time
 
+    _forget_killed_jack_servers()
     command = ("jackd", "-n", name, *JACKD[1:]) if name else JACKD
     answers = _jack_answers_elsewhere if name else _jack_answers
     with open(log_path, "wb") as log_file:
@@ -76,6 +110,9 @@ def _serve_jack(log_path: Path, name: str | None = None):
             server.kill()
             server.wait()
             tail = log_path.read_text(errors="replace")[-800:]
+            if "Too many servers already active" in tail:
+                tail += ("\n(JACK's eight server slots hold servers that were killed, not stopped: "
+                         "stop every jackd, then remove /dev/shm/jack-shm-registry)")
             pytest.fail(f"{' '.join(command)} did not start a JACK server:\n{tail}")
         time.sleep(0.1)
     yield server
@@ -111,6 +148,8 @@ def empty_jack_server(jack_server, tmp_path, monkeypatch):
     (the session's server keeps the test clients of earlier tests: see tests/test_jack_e2e.py).
     Only child processes may use it: libjack serves one server per process."""
     _need_jackd()
-    name = f"jamd-empty-{os.getpid()}"
+    # Named after the session's server, not this process: a killed server's slot is only freed
+    # for one of the same name (see _forget_killed_jack_servers).
+    name = f"{os.environ.get('JACK_DEFAULT_SERVER', 'jamd')}-empty"
     monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
     yield from _serve_jack(tmp_path / "jackd.log", name)
