@@ -81,8 +81,17 @@ def start_jamd(model, *flags):
 inside_only = pytest.mark.skipif(not INSIDE, reason="runs inside test_link_in_a_network_namespace_of_its_own")
 
 
+# Two Link sessions that meet merge into the older one, unless they were founded within half a
+# second of each other: then a random session id picks (Link's Sessions.hpp, SESSION_EPS). Under
+# load jamd started that fast about once in ten runs and the session took jamd's tempo, not the
+# peer's. A musician's Live session is minutes old when jamd joins it; so is the peer, by this much.
+SESSION_AGE = 1.5
+
+
 class Peer:
-    """A Link peer on its own asyncio thread; ``beat_at(t)`` is its session beat at monotonic time ``t``."""
+    """A Link peer on its own asyncio thread; ``beat_at(t)`` is its session beat at monotonic time ``t``.
+
+    Returns once its session is SESSION_AGE old, so that jamd joins it rather than the other way."""
 
     def __init__(self, bpm: float):
         self.samples: list[tuple[float, float, float]] = []  # (monotonic, beat, bpm), every 5 ms
@@ -93,6 +102,7 @@ class Peer:
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main(bpm)), daemon=True)
         self._thread.start()
         assert self._started.wait(5)
+        time.sleep(SESSION_AGE)
 
     async def _main(self, bpm: float) -> None:
         link = aalink.Link(bpm)
@@ -190,7 +200,10 @@ def test_jamd_follows_the_sessions_beats_bars_and_tempo_and_sets_its_tempo(jack_
         client.close()
         assert jamd.stop(signal.SIGTERM) == 0
         peer.close()
-    assert len(steady) >= 7, f"{len(steady)} clicks in 4 s at 120 bpm"
+    link_lines = "\n".join(line for line in jamd.lines if "Link" in line)
+    assert peer.tempo_at(begin) == 120.0, f"jamd joined the session, not the session jamd:\n{link_lines}"
+    assert len(steady) >= 7, (f"{len(steady)} clicks in 4 s at 120 bpm (the session at {peer.tempo_at(begin):g} bpm); "
+                              f"jamd's Link lines:\n{link_lines}")
     offs = [off_beat(peer, t) for t, _ in steady]
     print(f"\n120 bpm: {len(steady)} clicks, {median(offs) * 1e3:.1f} ms (median) and "
           f"{max(off for off, _ in offs) * 1e3:.1f} ms (worst) off the peer's beat")
