@@ -421,14 +421,18 @@ class Engine:
 
     def look_ahead(self, steps: int) -> list[np.ndarray]:
         """Probabilities for each of the next ``steps`` steps if nothing new starts: the first is
-        ``probabilities()``, the others the LSTM's after feeding hold, on a copy of its state."""
-        ahead = [self.probabilities()]
+        ``probabilities()``, the others what it would be after feeding hold, on a copy of the
+        LSTM's state and of the short-term model's context (its in-song memory: which note
+        followed this one earlier in the song)."""
+        ahead = [self.probabilities().copy()]  # the blend's array is reused by the next blend
         if steps > 1:
-            state, k = self.model.get_state(), self.clock.step
+            state, context, k = self.model.get_state(), self.stm.ppm.context, self.clock.step
             for j in range(1, steps):
                 self.model.feed(HOLD_ID, *self.clock.position(k + 1 + j, self.config.beats_per_bar))
-                ahead.append(self.model.probabilities())
+                self.stm.ppm.update(HOLD_ID, learn=False)
+                ahead.append(self.stm.blend(self.model.probabilities(), self.config.stm_strength).copy())
             self.model.set_state(state)
+            self.stm.ppm.context = context
             self._peeked = (self.model.steps, ahead[0])
         return ahead
 

@@ -104,6 +104,16 @@ class PPM:
         shifted, base = token_id + 1, self._base
         self._context = [0] + [shifted + base * key for key in context[:self.order]]
 
+    @property
+    def context(self) -> list[int]:
+        """The current context: a value (``update`` replaces it, never changes it), so a
+        look-ahead can ``update`` with ``learn=False`` and then put this back."""
+        return self._context
+
+    @context.setter
+    def context(self, keys: list[int]) -> None:
+        self._context = keys
+
     def distribution(self, out: np.ndarray | None = None) -> np.ndarray:
         """Probabilities (float64, sum 1, all > 0) of each token id following the current context.
 
