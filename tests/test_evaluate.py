@@ -94,6 +94,7 @@ def test_the_ngram_trains_on_the_models_training_songs_and_skips_its_validation_
     # The same figures land in the sidecar for the daemon and the README to quote.
     written = json.loads(write_metrics(path, report).read_text())["metrics"]["validation"]
     assert written["lstm"]["bits_per_step"] == pytest.approx(math.log2(len(vocab)), abs=1e-3)
+    assert str(tmp_path) not in json.dumps(written), "a shipped sidecar names a folder of the machine it was made on"
     assert "bits/note" in format_table(report)
 
 

@@ -264,7 +264,9 @@ def write_metrics(model_ref: str | Path, report: dict) -> Path:
 
     path = sidecar_path(resolve_model(model_ref))
     sidecar = load_sidecar(path)
-    metrics = {**sidecar.metrics, "validation": {k: _rounded(v) for k, v in report.items()}}
+    # The sidecar is the model's: the path it was evaluated at (this machine's) stays out of it.
+    figures = {k: _rounded({f: v for f, v in fig.items() if f != "model"}) for k, fig in report.items()}
+    metrics = {**sidecar.metrics, "validation": figures}
     dataclasses.replace(sidecar, metrics=metrics).save(path)
     return path
 
