@@ -136,6 +136,21 @@ class ShortTerm:
             return lstm
         return blend(lstm, self.ppm.distribution(self._stm), strength, out=self._out)
 
+    @property
+    def context(self) -> list[int]:
+        """The in-song context (a value: ``PPM.context``), to put back after a look-ahead."""
+        return self.ppm.context
+
+    @context.setter
+    def context(self, keys: list[int]) -> None:
+        self.ppm.context = keys
+
+    def follow(self, token: int) -> None:
+        """Move the context on by ``token`` without learning it: a look-ahead, undone by putting
+        ``context`` back."""
+        if self.enabled:
+            self.ppm.update(token, learn=False)
+
     def reset(self) -> None:
         """A new phrase: forget the context, keep what was learned."""
         self.ppm.reset()

@@ -426,13 +426,13 @@ class Engine:
         followed this one earlier in the song)."""
         ahead = [self.probabilities().copy()]  # the blend's array is reused by the next blend
         if steps > 1:
-            state, context, k = self.model.get_state(), self.stm.ppm.context, self.clock.step
+            state, context, k = self.model.get_state(), self.stm.context, self.clock.step
             for j in range(1, steps):
                 self.model.feed(HOLD_ID, *self.clock.position(k + 1 + j, self.config.beats_per_bar))
-                self.stm.ppm.update(HOLD_ID, learn=False)
+                self.stm.follow(HOLD_ID)
                 ahead.append(self.stm.blend(self.model.probabilities(), self.config.stm_strength).copy())
             self.model.set_state(state)
-            self.stm.ppm.context = context
+            self.stm.context = context
             self._peeked = (self.model.steps, ahead[0])
         return ahead
 

@@ -96,11 +96,11 @@ def test_looking_ahead_leaves_the_model_where_it_was(folk_model):
     engine = make_engine(folk_model, mode="next")
     run(engine, tune(until=3.0), until=3.0)
     state, now = folk_model.get_state(), engine.probabilities().copy()  # the blend reuses its array
-    context = engine.stm.ppm.context
+    context = engine.stm.context
     ahead = engine.look_ahead(8)
     assert len(ahead) == 8 and np.allclose(ahead[0], now) and not np.allclose(ahead[-1], now)
     assert np.allclose(engine.probabilities(), now)
-    assert engine.stm.ppm.context == context, "the short-term model's context moved on with the look-ahead"
+    assert engine.stm.context == context, "the short-term model's context moved on with the look-ahead"
     token = folk_model.vocab.id("67")
     folk_model.feed(token)
     after = folk_model.probabilities()
