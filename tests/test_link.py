@@ -202,8 +202,7 @@ def test_jamd_follows_the_sessions_beats_bars_and_tempo_and_sets_its_tempo(jack_
         peer.close()
     link_lines = "\n".join(line for line in jamd.lines if "Link" in line)
     assert peer.tempo_at(begin) == 120.0, f"jamd joined the session, not the session jamd:\n{link_lines}"
-    assert len(steady) >= 7, (f"{len(steady)} clicks in 4 s at 120 bpm (the session at {peer.tempo_at(begin):g} bpm); "
-                              f"jamd's Link lines:\n{link_lines}")
+    assert len(steady) >= 7, f"{len(steady)} clicks in 4 s at 120 bpm"
     offs = [off_beat(peer, t) for t, _ in steady]
     print(f"\n120 bpm: {len(steady)} clicks, {median(offs) * 1e3:.1f} ms (median) and "
           f"{max(off for off, _ in offs) * 1e3:.1f} ms (worst) off the peer's beat")
