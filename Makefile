@@ -36,7 +36,7 @@ models: setup-train
 	$(BIN)/jamd-train fit $(DATA)/essen-kern/deutschl --name folk -o models/folk.onnx --seed 1
 	$(BIN)/jamd-train fit $(DATA)/nottingham/ABC_cleaned --name nottingham -o models/nottingham.onnx --seed 1
 	$(BIN)/jamd-train fit --kind chords $(DATA)/nottingham/MIDI --name nottingham-chords -o models/nottingham-chords.onnx --seed 1
-	$(BIN)/jamd-train fit $(DATA)/piano-midi/midi_songs --name piano -o models/piano.onnx --seed 1 --batch 16 --min-count 20
+	$(BIN)/jamd-train fit --kind poly $(DATA)/piano-midi/midi_songs music21:bach '$(DATA)/nottingham/MIDI/*.mid' --name piano -o models/piano.onnx --seed 1
 
 clean:
 	rm -rf $(VENV) .pytest_cache runs cache

@@ -10,7 +10,11 @@ parts: learn the token (every grid step), query its distribution and blend it wi
 (only on a step where jamd plays); and the engine's whole decision per grid step (feed,
 sample, schedule) in duet mode, with the short-term model at its default strength and off.
 
-    .venv/bin/python bench/model_step.py [--model folk] [--steps 5000]
+Last, the work of a whole grid step with a polyphonic model (``--poly``, several model steps a
+grid step: the step's tokens fed, the next one imagined token by token) beside the melody
+model's, played along with a real tune in simulated time: median and p99 per grid step, in µs.
+
+    .venv/bin/python bench/model_step.py [--model folk] [--poly piano] [--steps 5000]
 """
 
 from __future__ import annotations
@@ -103,9 +107,47 @@ def print_short_term(short: ShortTerm, t: dict) -> None:
     print(f"  blend (when jamd plays)       {blend:8.1f} us   ratio {blend / t['jamd']:.2f}x")
 
 
+TUNE = "tests/fixtures/nottingham/melody/ashover1.mid"
+
+
+def grid_step_work(model_name: str, mode: str) -> np.ndarray:
+    """Microseconds of each grid step's work (``_close_window``, and harmonize's ``hear``) while
+    ``mode`` plays along with ``TUNE`` four times over, in simulated time."""
+    from jamd.daemon.offline import read_events, simulate
+
+    part = read_events(TUNE)
+    engine = Engine(Config(mode=mode, tempo=part.bpm or 120.0, beats_per_bar=3), load_model(model_name),
+                    np.random.default_rng(0))
+    times: list[float] = []
+    for name in ("_close_window", "_hear_open_step"):
+        work = getattr(engine, name)
+
+        def timed(work=work):
+            began = time.perf_counter()
+            work()
+            times.append((time.perf_counter() - began) * 1e6)
+
+        setattr(engine, name, timed)
+    length = part.events[-1][0] + 1.0
+    events = [(t + i * length, m) for i in range(4) for t, m in part.events]
+    simulate(engine, events, 4 * length)
+    return np.asarray(times[50:])  # past the first steps' cold caches
+
+
+def print_grid_steps(melody: str, poly: str) -> None:
+    rows = [(melody, "duet"), (poly, "respond"), (poly, "duet"), (poly, "harmonize")]
+    work = {row: grid_step_work(*row) for row in rows}
+    base = np.median(work[rows[0]])
+    print("a grid step's work (feed the step; decide and imagine the next), playing along with a real tune:")
+    for (name, mode), t in work.items():
+        print(f"  {name:>10} {mode:<10} median {np.median(t):7.1f} us   p99 {np.percentile(t, 99):7.1f} us   "
+              f"median ratio {np.median(t) / base:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="folk")
+    parser.add_argument("--poly", default="piano", help="a polyphonic model for the grid-step comparison")
     parser.add_argument("--steps", type=int, default=5000)
     args = parser.parse_args()
     model = load_model(args.model)
@@ -140,6 +182,7 @@ def main() -> None:
     print(f"engine tick (duet, per event)   {t['engine']:8.1f} us   = {t['engine'] / (step * 1e6) * 100:.3f}% "
           f"of a {step * 1000:.0f} ms grid step")
     print(f"engine tick, short-term off     {t['engine_lstm']:8.1f} us   ratio {t['engine'] / t['engine_lstm']:.2f}x")
+    print_grid_steps(args.model, args.poly)
 
 
 if __name__ == "__main__":

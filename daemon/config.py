@@ -51,7 +51,8 @@ class Config:
     model: str = _opt("folk", "model name in models/ (folk, nottingham, piano) or a path to a .onnx", metavar="NAME")
     mode: str = _opt("respond", "respond: answer after you pause; next: echo a predicted next note; "
                      "duet: play along all the time; chords: play chords under your melody "
-                     "(with a chords model, e.g. nottingham-chords)", choices=MODES)
+                     "(with a chords model, e.g. nottingham-chords); harmonize: alto, tenor and bass under "
+                     "the melody you play (with a polyphonic model, piano)", choices=MODES)
     tempo: float = _opt(100.0, "internal clock tempo in beats per minute", range=(20.0, 300.0), metavar="BPM")
     clock: str = _opt("auto", "internal clock, follow incoming MIDI clock, auto (follow it once it arrives), or "
                       "link: follow an Ableton Link session's tempo and bars (needs aalink: pip install 'jamd[link]')",

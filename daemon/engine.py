@@ -33,6 +33,7 @@ from jamd.daemon.messages import note_off, note_on
 from jamd.daemon.model import StepModel, sample, shipped_models
 from jamd.daemon.phase import PhraseBuffer, likeliest_origin
 from jamd.daemon.modes import Player, behaviour, fold
+from jamd.daemon.poly_play import PolyTokens, clash_weights
 from jamd.daemon.voice import Outbox, Scheduled, VelocityFollower
 
 log = logging.getLogger("jamd.engine")
@@ -66,8 +67,18 @@ class Engine:
         self._listen_from = 0  # --count-off: the player's notes count from this grid step on
         self._phrase = PhraseBuffer()  # the player's phrase, to find the bar phase from (daemon/phase.py)
         check_mode(config.mode, model.sidecar.model_kind, model.name)
-        self.palette = Palette(model.vocab)
+        self._use_model(model)
         self._reset_model()
+
+    def _use_model(self, model: StepModel) -> None:
+        """The per-model tables: a melody model's ``palette``; a poly model's token ids
+        (its grid step is several tokens, ended by the sidecar's ``step_token``)."""
+        self.model, self.stm = model, ShortTerm.for_model(model)
+        self.polyphonic = model.sidecar.step_token is not None
+        self.palette = None if self.polyphonic else Palette(model.vocab)
+        self.poly_tokens = PolyTokens(model.vocab) if self.polyphonic else None
+        self.texture: set[int] = set()  # poly: the pitches the model has heard sounding (player's and jamd's)
+        self._struck: set[int] = set()  # poly: the pitches jamd strikes on the open step
 
     @property
     def channel(self) -> int:
@@ -132,7 +143,10 @@ class Engine:
         step = self.clock.step
         pitches = self.mode.hear(self._onsets, self)
         if pitches is not None and not self.muted:
-            self._sound(pitches, step, self._listen_offset())
+            if self.polyphonic:
+                self._play(pitches, step, self._listen_offset())
+            else:
+                self._sound(pitches, step, self._listen_offset())
 
     def _measure(self, seconds: float) -> None:
         ms, n = seconds * 1000.0, self.stats["steps"]
@@ -265,7 +279,7 @@ class Engine:
             if value != c.mode and value in self.model.sidecar.model_kind.modes:
                 self.config = c.replace(mode=value)
                 out = self._stop_jamd(now)
-                self.mode, self.mode_name = behaviour(value), value
+                self.mode, self.mode_name = behaviour(value, self.polyphonic), value
                 return out
         elif name in ("temperature", "answer_bars", "stm_strength"):
             self.config = c.replace(**{name: value})
@@ -294,7 +308,10 @@ class Engine:
         try:
             model = self.load_model(names[program])
             check_mode(self.config.mode, model.sidecar.model_kind, model.name)
-            self.model, self.stm, self.palette = model, ShortTerm.for_model(model), Palette(model.vocab)
+            if (model.sidecar.step_token is None) == self.polyphonic:
+                raise JamdError(f"{model.name} and {self.model.name} step the grid differently "
+                                "(polyphonic and melody models): restart jamd with --model")
+            self._use_model(model)
         except JamdError as e:
             log.warning("program change %d: keeping model %s: %s", program, self.model.name, e)
             return out
@@ -348,19 +365,23 @@ class Engine:
         self.stats["resets"] += 1
         self._idle_steps = 0
         self.player.forget()
-        self.mode, self.mode_name = behaviour(self.config.mode), self.config.mode  # plans and phrase forgotten
+        self.texture = set()  # a fresh state has heard nothing sounding
+        self.mode, self.mode_name = behaviour(self.config.mode, self.polyphonic), self.config.mode  # plans forgotten
 
     def _close_window(self) -> None:
         """Feed step k's token, then decide what jamd plays on step k+1."""
         k = self.clock.step
-        if self._onsets:
-            player = self.model.vocab.nearest_id(self._onsets)
+        if self.polyphonic:
+            player = token = self._feed_texture(k)
         else:
-            player = HOLD_ID if self._held else REST_ID
-        token = self.mode.heard(k, player)
-        # With it the bar position of the step the model predicts next (daemon/metre.py).
-        self.model.feed(token, *self.clock.position(k + 1, self.config.beats_per_bar))
-        self.stm.learn(token)
+            if self._onsets:
+                player = self.model.vocab.nearest_id(self._onsets)
+            else:
+                player = HOLD_ID if self._held else REST_ID
+            token = self.mode.heard(k, player)
+            # With it the bar position of the step the model predicts next (daemon/metre.py).
+            self.model.feed(token, *self.clock.position(k + 1, self.config.beats_per_bar))
+            self.stm.learn(token)
         self.stats["steps"] += 1
         self.player.hear(player, self._onsets, self._held)
         self._hear_phrase(k, token, player)
@@ -375,9 +396,59 @@ class Engine:
         if not self.muted:
             pitches = self.mode.decide(k + 1, self)
             if pitches is not None:
-                self._sound(pitches, k + 1)
+                if self.polyphonic:
+                    self._play(pitches, k + 1)
+                else:
+                    self._sound(pitches, k + 1)
         if self.mode.idle_resets and self._idle_steps >= IDLE_RESET_BARS * steps_per_bar:
             self._reset_model(k + 1)
+
+    def _feed_texture(self, k: int) -> int:
+        """Poly: feed step k as it sounded, the player's notes and jamd's (their ends, their onsets,
+        ``step``); return REST_ID, HOLD_ID or an onset's id for the player's part, as ``Player`` hears it."""
+        keys = self.player_keys()
+        mine = self.mode.mine
+        now = keys | self._onsets | mine
+        struck = self._onsets | (self._struck & mine)
+        offs = (self.texture - now) | (struck & self.texture)
+        ids = self.poly_tokens.ids(offs, struck)
+        here, after = self.clock.position(k, self.config.beats_per_bar), \
+            self.clock.position(k + 1, self.config.beats_per_bar)
+        for token in ids[:-1]:  # the step's own position, then after ``step`` the next step's
+            self.model.feed(token, *here)
+        self.model.feed(ids[-1], *after)
+        self.texture = now
+        self._struck = set()
+        if self._onsets:
+            return int(self.poly_tokens.on[max(self._onsets)])
+        return HOLD_ID if keys else REST_ID
+
+    def _play(self, move, step: int, offset: float = 0.0) -> None:
+        """Poly: end ``move.offs`` and strike ``move.ons`` on grid ``step`` (``offset`` seconds after it)."""
+        when = self.clock.step_time(step)
+        for pitch in move.offs:
+            self.out.at(when, note_off(self.channel, pitch), step, offset)
+        for pitch in move.ons:
+            self.out.at(when, mido.Message("note_on", channel=self.channel, note=pitch,
+                                           velocity=self.velocity.velocity), step, offset)
+            self.stats["notes_out"] += 1
+        self._struck |= set(move.ons)
+
+    def player_keys(self) -> set[int]:
+        """The pitches of the player's keys down."""
+        return {note for _, note in self._held}
+
+    def position(self, step: int) -> tuple[int, int]:
+        """(bar_step, bar_steps) of grid ``step``."""
+        return self.clock.position(step, self.config.beats_per_bar)
+
+    def key_weights(self) -> np.ndarray:
+        """128 per-pitch weights: the key heard (``Player.key_weights``) spread over the octaves."""
+        return np.tile(self.player.key_weights(), 11)[:128]
+
+    def clash_weights(self, sounding) -> np.ndarray:
+        """128 per-pitch weights, lower for a pitch dissonant with one of ``sounding``, in the key heard."""
+        return clash_weights(sounding) * self.key_weights()
 
     def _hear_phrase(self, k: int, token: int, player: int) -> None:
         """Keep the player's phrase; one beat into a pause, place the bar where the phrase is likeliest.

@@ -19,19 +19,25 @@ class Kind:
     scores_chords: bool  # its logits score extra.chords (the chord of the next beat), not the next token
     blends: bool  # the short-term model of the session blends into its probabilities
     instead: str  # what to run instead of generate/evaluate/compare, which need a melody model
+    # Several tokens per grid step, ended by the sidecar's ``step_token`` (daemon/poly_encoding.py):
+    # it hears and plays notes that each last on their own; its vocabulary begins start, step.
+    polyphonic: bool = False
 
     @property
     def writes_melody(self) -> bool:
-        """Its logits score the next token of its own vocabulary: it can continue a melody."""
-        return not self.scores_chords
+        """Its logits score the next token of a one-token-a-step melody vocabulary: it can continue
+        a melody as ``generate``/``evaluate``/``compare`` and the melody modes do."""
+        return not self.scores_chords and not self.polyphonic
 
 
 MELODY = Kind("melody", ("respond", "next", "duet"), scores_chords=False, blends=True, instead="")
 CHORDS = Kind("chords", ("chords",), scores_chords=True, blends=False,
               instead="`jamd play MELODY.mid -o OUT.mid --mode chords --model {model}` or "
                       "`jamd-train evaluate-chords {model} DIR`")
-KINDS = {kind.name: kind for kind in (MELODY, CHORDS)}
-MODES = tuple(mode for kind in KINDS.values() for mode in kind.modes)
+POLY = Kind("poly", ("respond", "duet", "harmonize"), scores_chords=False, blends=False, polyphonic=True,
+            instead="`jamd play PIECE.mid -o OUT.mid --mode respond --model {model}`")
+KINDS = {kind.name: kind for kind in (MELODY, CHORDS, POLY)}
+MODES = tuple(dict.fromkeys(mode for kind in KINDS.values() for mode in kind.modes))
 
 
 def kind_named(name: str) -> Kind:

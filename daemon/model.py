@@ -18,6 +18,7 @@ import onnxruntime as ort
 import jamd.daemon
 from jamd.daemon.encoding import REST_ID, START_ID, Vocabulary, token_pitches
 from jamd.daemon.errors import JamdError
+from jamd.daemon.poly_encoding import token_pitch as poly_token_pitch
 from jamd.daemon.sidecar import Sidecar, load_sidecar, sidecar_path
 
 _DTYPES = {"int32": np.int32, "int64": np.int64}
@@ -137,7 +138,9 @@ class StepModel:
         want_out = {self.sidecar.logits_output: len(self.sidecar.outputs),
                     **{s.output: s.size for s in self.sidecar.state}}
         fix = f"re-export the model so {self.path.name} and {side.name} agree"
-        bad = [t for t in self.vocab.tokens if any(not 0 <= p <= 127 for p in token_pitches(t))]
+        pitches = (lambda t: [p for p in [poly_token_pitch(t)] if p is not None]) if self.sidecar.step_token \
+            else token_pitches
+        bad = [t for t in self.vocab.tokens if any(not 0 <= p <= 127 for p in pitches(t))]
         if bad:
             raise JamdError(f"{side}: vocabulary has tokens outside MIDI notes 0-127: {bad[:3]}; {fix}")
         for kind, have, want in (("input", inputs, want_in), ("output", outputs, want_out)):

@@ -45,6 +45,7 @@ class Player:
     def __init__(self) -> None:
         self.onset = False  # the player started a note in the step just closed
         self.pitch: int | None = None  # the highest pitch of their last onset
+        self.low: int | None = None  # its lowest
         self.held: tuple[int, ...] = ()  # pitches of their keys down
         self.silent_steps = 0  # steps in a row with no key down and no onset
         self.steps_since_onset = 0
@@ -59,7 +60,7 @@ class Player:
         self.silent_steps = self.silent_steps + 1 if token == REST_ID else 0
         self.steps_since_onset = 0 if self.onset else self.steps_since_onset + 1
         if self.onset:
-            self.pitch = max(onsets)
+            self.pitch, self.low = max(onsets), min(onsets)
             self.counts *= KEY_MEMORY
             for pitch in onsets:
                 self.counts[pitch % 12] += 1.0
@@ -303,8 +304,12 @@ def nearest(pitch: int, near: int, low: int, high: int) -> int:
     return min((p for p in (pitch - 12, pitch, pitch + 12) if low <= p <= high), key=lambda p: abs(p - near))
 
 
-def behaviour(mode: str, **kwargs) -> Behaviour:
-    """The behaviour of ``mode`` (respond, duet, next, chords)."""
+def behaviour(mode: str, polyphonic: bool = False, **kwargs) -> Behaviour:
+    """The behaviour of ``mode`` (respond, duet, next, chords; for a poly model respond, duet, harmonize)."""
+    if polyphonic:
+        from jamd.daemon.poly_play import poly_behaviour
+
+        return poly_behaviour(mode)
     if mode == "chords":
         from jamd.daemon.accompany import Chords
 

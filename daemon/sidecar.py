@@ -17,7 +17,8 @@ Written by ``training/export.py``, read by the daemon. Format ``jamd-model/2``::
       "state": [{"input": "h", "output": "h_out", "size": 256},
                 {"input": "c", "output": "c_out", "size": 256}],
       "corpus": {...}, "training": {...}, "metrics": {...},
-      "extra": {...}                         # kind "chords": {"chords": ["N", "C", "Cm", ...], ...}
+      "extra": {...},                        # kind "chords": {"chords": ["N", "C", "Cm", ...], ...}
+      "step_token": "step"                   # kind "poly" only: see below
     }
 
 ``fill`` is one of ``FILLS``: ``token`` (the token id), ``bar_step`` and ``bar_steps`` (the bar
@@ -26,6 +27,11 @@ binds inputs by reading this list, never by knowing a model kind.
 
 A ``chords`` model reads melody tokens (``vocabulary``) and its logits score the chord
 symbols of ``extra.chords`` (``daemon/chords.py``), one chord per beat.
+
+A ``poly`` model (``daemon/poly_encoding.py``) reads and writes several tokens per grid step:
+``step_token`` names the token that ends a step, and its vocabulary begins ``start``, ``step``.
+The daemon feeds a step's tokens (its ``off:P``, its ``on:P``, then ``step``) and, where jamd
+plays, samples tokens until it draws ``step_token``. Without ``step_token`` a grid step is one token.
 
 Format ``jamd-model/1`` (no ``inputs``, a ``token_input`` instead, no position) still loads:
 its one input is the token.
@@ -42,6 +48,7 @@ from jamd.daemon.encoding import SPECIAL_TOKENS, Vocabulary
 from jamd.daemon.errors import JamdError
 from jamd.daemon.kinds import KINDS, Kind
 from jamd.daemon.metre import MAX_BAR_STEPS
+from jamd.daemon.poly_encoding import STEP, PolyVocabulary
 
 FORMAT = "jamd-model/2"
 FORMATS = ("jamd-model/1", FORMAT)  # what this jamd reads
@@ -85,10 +92,11 @@ class Sidecar:
     training: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     extra: dict = field(default_factory=dict)
+    step_token: str | None = None  # a poly model's end-of-step token; None: one token per grid step
 
     @property
-    def vocab(self) -> Vocabulary:
-        return Vocabulary(self.vocabulary)
+    def vocab(self) -> Vocabulary | PolyVocabulary:
+        return PolyVocabulary(self.vocabulary) if self.step_token else Vocabulary(self.vocabulary)
 
     @property
     def model_kind(self) -> Kind:
@@ -110,6 +118,8 @@ class Sidecar:
     def to_json(self) -> str:
         data = {"format": FORMAT, **asdict(self)}
         data["vocabulary"] = list(self.vocabulary)
+        if data["step_token"] is None:
+            del data["step_token"]
         data["inputs"] = [{"name": i.name, "dtype": i.dtype, "shape": [1, 1], "fill": i.fill,
                            **({"range": [i.low, i.high]} if FILLS[i.fill] else {})} for i in self.inputs]
         return json.dumps(data, indent=1)
@@ -150,11 +160,17 @@ def load_sidecar(path: Path) -> Sidecar:
     if data.get("format") not in FORMATS:
         raise JamdError(f"{path}: sidecar format is {data.get('format')!r}, this jamd reads {' or '.join(FORMATS)}")
     vocabulary = need("vocabulary", list)
-    if tuple(vocabulary[:3]) != SPECIAL_TOKENS or len(vocabulary) < 4:
-        raise JamdError(f"{path}: vocabulary must start with {list(SPECIAL_TOKENS)} and hold pitch tokens")
     kind = need("kind", str)
     if kind not in KINDS:
         raise JamdError(f"{path}: kind is {kind!r}, expected one of {tuple(KINDS)}")
+    step_token = None
+    if KINDS[kind].polyphonic:
+        step_token = data.get("step_token")
+        if step_token != STEP or tuple(vocabulary[:2]) != ("start", STEP):
+            raise JamdError(f"{path}: a poly model needs step_token 'step' and a vocabulary that begins "
+                            "['start', 'step']; re-export it with jamd-train fit --kind poly")
+    elif tuple(vocabulary[:3]) != SPECIAL_TOKENS or len(vocabulary) < 4:
+        raise JamdError(f"{path}: vocabulary must start with {list(SPECIAL_TOKENS)} and hold pitch tokens")
     steps = need("steps_per_beat", int)
     if not 1 <= steps <= 24:
         raise JamdError(f"{path}: steps_per_beat is {steps}, expected 1 to 24")
@@ -187,6 +203,7 @@ def load_sidecar(path: Path) -> Sidecar:
         training=data.get("training", {}),
         metrics=data.get("metrics", {}),
         extra=extra,
+        step_token=step_token,
     )
 
 

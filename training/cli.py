@@ -207,10 +207,10 @@ def generate_command(args: argparse.Namespace) -> int:
 
 
 def add_tool_parsers(sub) -> None:
-    """``evaluate``, ``compare``, ``render``, ``evaluate-chords`` and ``audition``: each parser lives beside its code."""
-    from jamd.training import audition, chords, evaluate, plots, render
+    """``evaluate``, ``compare``, ``render``, ``evaluate-chords``, ``audition``, ``audition-poly``, ``audition-harmonize``: each parser lives beside its code."""
+    from jamd.training import audition, chords, evaluate, harmonize_report, plots, poly_report, render
 
-    for module in (evaluate, plots, render, chords, audition):
+    for module in (evaluate, plots, render, chords, audition, poly_report, harmonize_report):
         module.add_parser(sub)
 
 

@@ -17,6 +17,8 @@ import numpy as np
 
 from jamd.daemon.encoding import Vocabulary
 from jamd.daemon.errors import JamdError
+from jamd.daemon.kinds import KINDS
+from jamd.daemon.poly_encoding import STEP
 from jamd.daemon.sidecar import FILLS, ModelInput, Sidecar, StateTensor, sidecar_path
 from jamd.training import model as network
 from jamd.training.tf import keras, tf
@@ -121,6 +123,7 @@ def export(
         training={**(training or {}), "model": config.to_dict()},
         metrics=dict(metrics or {}),
         extra=dict(extra or {}),
+        step_token=STEP if KINDS[kind].polyphonic else None,
     )
     tmp_onnx = _temp_beside(out)
     tmp_json = _temp_beside(sidecar_path(out))

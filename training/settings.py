@@ -23,7 +23,8 @@ def _opt(default, help: str, choices=None):
 @dataclass(frozen=True)
 class TrainSettings:
     kind: str = _opt("melody", "melody: predict the next token; chords: the chord of the next beat from the "
-                     "melody (data: the Nottingham MIDI folder with melody/ and chords/)", tuple(KINDS))
+                     "melody (data: the Nottingham MIDI folder with melody/ and chords/); poly: every note of "
+                     "every part, each lasting on its own (piano pieces, chorales, melody + chords)", tuple(KINDS))
     steps_per_beat: int = _opt(4, "grid steps per quarter note")
     transpose: str = _opt("none", "'c': every song to C major/A minor, no augmentation; none: keep keys and "
                           "augment by transposition", ("none", "c"))
@@ -59,6 +60,8 @@ class TrainSettings:
 KIND_DEFAULTS = {
     # 256 units (1.3 MB, 3x the training time) scored the same held-out chord accuracy as 128 (v1).
     "chords": {"units": 128, "embedding": 32, "window": 64},
+    # A grid step is about three tokens: 256 tokens is some 5 bars of 4/4.
+    "poly": {"window": 256},
 }
 
 

@@ -1,4 +1,4 @@
-"""Which files a corpus source names: a file, a directory searched recursively, or a
+"""Which files a corpus source names: a file, a directory searched recursively, a glob, or a
 ``music21:<path|glob>`` name from the corpus bundled with music21 (no download needed)."""
 
 from __future__ import annotations
@@ -22,6 +22,13 @@ def resolve(source: str | Path) -> list[tuple[Path, str]]:
     text = str(source)
     if text.startswith(MUSIC21_PREFIX):
         return _resolve_music21(text[len(MUSIC21_PREFIX):])
+    if any(c in text for c in "*?["):  # a glob, e.g. the full Nottingham files without melody/ and chords/
+        import glob
+
+        found = sorted(Path(p) for p in glob.glob(text) if Path(p).suffix.lower() in readers.SUFFIXES)
+        if not found:
+            raise _unsupported(f"{text}: no score files match this pattern")
+        return [(p, p.as_posix()) for p in found]
     path = Path(source)
     if path.is_file():
         if path.suffix.lower() not in readers.SUFFIXES:

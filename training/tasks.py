@@ -16,7 +16,9 @@ from typing import Sequence
 import numpy as np
 
 from jamd.daemon import chords as chordlib
+from jamd.daemon import poly_encoding as poly
 from jamd.daemon.encoding import Vocabulary
+from jamd.daemon.poly_encoding import PolyVocabulary
 from jamd.training.settings import TrainSettings
 from jamd.training.train import Example, Task, split_songs
 
@@ -69,7 +71,32 @@ def chord_task(songs: Sequence, settings: TrainSettings) -> Task:
                 onsets_are_pitches=False)
 
 
-TASKS = {"melody": melody_task, "chords": chord_task}
+def poly_tables(vocab: PolyVocabulary, shifts: Sequence[int]) -> dict[int, np.ndarray]:
+    """For each shift, token id -> id of the token with its pitch moved (-1 off the piano)."""
+    tables = {}
+    for s in shifts:
+        if s == 0:
+            continue
+        moved = [poly.transpose([t], s) for t in vocab.tokens]
+        tables[s] = np.asarray([vocab.id(m[0]) if m else -1 for m in moved], np.int64)
+    return tables
+
+
+def poly_task(songs: Sequence, settings: TrainSettings) -> Task:
+    """Next-token prediction on ``songs`` (``training/poly_data.PolySong``), split by their top line."""
+    train, val = split_songs(songs, settings.val_fraction, settings.seed, key=lambda s: s.melody_key())
+    vocab = PolyVocabulary.piano()
+
+    def example(song) -> Example:
+        ids = np.asarray(vocab.encode(song.tokens), np.int32)
+        return Example(song.name, ids[:-1], song.positions()[:-1], ids[1:])
+
+    tables = poly_tables(vocab, settings.shifts if settings.augment else ())
+    return Task("poly", vocab, vocab.tokens, [example(s) for s in train], [example(s) for s in val],
+                list(train), list(val), tables, tables, onsets_are_pitches=False)
+
+
+TASKS = {"melody": melody_task, "chords": chord_task, "poly": poly_task}
 
 
 def load_songs(settings: TrainSettings, data: Sequence[str]) -> tuple[list, dict]:
@@ -78,6 +105,19 @@ def load_songs(settings: TrainSettings, data: Sequence[str]) -> tuple[list, dict
     from pathlib import Path
 
     limit = settings.limit or None
+    if settings.kind == "poly":
+        from collections import Counter
+
+        from jamd.training.poly_data import load_poly
+
+        songs, skipped, warnings = load_poly(data, settings.steps_per_beat, limit)
+        reasons = Counter(reason.split(":")[0] for _, reason in skipped)
+        print(f"corpus: {len(songs)} pieces, {sum(len(s.tokens) for s in songs):,} tokens, {len(skipped)} skipped "
+              f"{dict(reasons) or ''}", file=sys.stderr)
+        return songs, {"sources": [str(d) for d in data], "pieces": len(songs),
+                       "tokens": sum(len(s.tokens) for s in songs), "skipped": len(skipped),
+                       "skipped_by_reason": dict(reasons), "warnings": warnings,
+                       "first_skipped": [f"{n}: {r}" for n, r in skipped[:5]]}
     if settings.kind == "chords":
         from jamd.training.chord_data import load_pairs
 

@@ -1,0 +1,147 @@
+"""The polyphonic behaviours (daemon/poly_play.py) with fixed probabilities: no model needed."""
+
+import numpy as np
+import pytest
+
+from jamd.daemon.config import Config
+from jamd.daemon.modes import Player
+from jamd.daemon.poly_encoding import STEP, PolyVocabulary, off_token, on_token, token_pitch
+from jamd.daemon.poly_play import Harmonize, PolyDuet, PolyRespond, PolyTokens, imagine
+
+VOCAB = PolyVocabulary.piano()
+
+
+class FixedModel:
+    """A stand-in for StepModel: the same probabilities after every token, ``step`` weighing ``end``."""
+
+    def __init__(self, end=0.2, favour=None):
+        self.probs = np.full(len(VOCAB), 1.0)
+        self.probs[VOCAB.id("start")] = 0.0
+        self.probs[VOCAB.id(STEP)] = 0.0
+        if favour is not None:  # the pitches a fake "style" prefers
+            for pitch in favour:
+                self.probs[VOCAB.id(on_token(pitch))] = 50.0
+        self.probs *= (1 - end) / self.probs.sum()
+        self.probs[VOCAB.id(STEP)] = end
+        self.fed: list[str] = []
+        self.steps = 0
+
+    def feed(self, token, bar_step=0, bar_steps=0):
+        self.fed.append(VOCAB.tokens[token])
+        self.steps += 1
+
+    def probabilities(self):
+        return self.probs.copy()
+
+    def get_state(self):
+        return (len(self.fed),)
+
+    def set_state(self, state):
+        del self.fed[state[0]:]
+
+
+class Clock:
+    steps_per_beat = 4
+    step = 0
+
+    def is_beat(self, step):
+        return step % 4 == 0
+
+
+class Hub:
+    def __init__(self, model, seed=0, texture=()):
+        self.model, self.poly_tokens = model, PolyTokens(VOCAB)
+        self.texture = set(texture)
+        self.player, self.clock, self.config = Player(), Clock(), Config(beats_per_bar=4, answer_bars=1)
+        self.rng = np.random.default_rng(seed)
+        self.stats = {"answers": 0}
+        self.keys: set[int] = set()
+
+    def position(self, step):
+        return step % 16, 16
+
+    def key_weights(self):
+        return np.ones(128)
+
+    def clash_weights(self, sounding):
+        return np.ones(128)
+
+    def player_keys(self):
+        return set(self.keys)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_an_imagined_step_is_a_step_the_encoding_can_say_and_the_state_is_left_as_it_was(seed):
+    model = FixedModel(end=0.15)
+    hub = Hub(model, seed)
+    sounding = {48, 60, 64, 67}
+    offs, ons = imagine(hub, sounding, (0, 16), on_below=72)
+    assert set(offs) <= sounding and offs == sorted(offs, reverse=True) and len(set(offs)) == len(offs)
+    assert ons == sorted(ons, reverse=True) and len(set(ons)) == len(ons)
+    assert all(p < 72 for p in ons), "an onset above the register it was given"
+    assert not set(ons) & (sounding - set(offs)), "struck a pitch that still sounds"
+    assert model.fed == [] and model.steps == 0, "the imagined tokens reached the model's real state"
+
+
+def test_a_step_that_must_strike_always_strikes():
+    model = FixedModel(end=0.95)  # a model that would mostly let the step pass in silence
+    struck = [imagine(Hub(model, seed), set(), (0, 16), must_strike=True)[1] for seed in range(30)]
+    assert all(struck), "an answer began on a silent step"
+
+
+def test_harmonize_gives_the_model_the_players_note_first_and_writes_the_voices_under_it():
+    model = FixedModel(end=0.3)
+    hub = Hub(model, texture={67, 55, 48})  # the melody's last note and two voices of jamd's
+    harmonize = Harmonize()
+    harmonize.mine = {55, 48}
+    harmonize.melody = 67
+    hub.keys = {67}  # legato: the player still holds the old note as they strike the new one
+    seen = []
+    model.feed = lambda token, *pos: seen.append(VOCAB.tokens[token])  # what the imagination fed
+    for seed in range(20):
+        hub.rng = np.random.default_rng(seed)
+        harmonize.listening = 0
+        seen.clear()
+        harmonize.hear({72}, hub)
+        assert seen[0] == off_token(67), "the melody's last note did not end as the new one began"
+        first_on = next(t for t in seen if t.startswith("on:"))
+        assert first_on == on_token(72), "the model wrote a voice before it was given the melody"
+        assert all(token_pitch(t) < 72 for t in seen if t.startswith("on:") and t != on_token(72))
+        harmonize.mine = {55, 48}
+        harmonize.melody = 67
+
+
+def _play(behaviour, hub, steps, player_at):
+    """Run ``decide`` over ``steps``; the player strikes ``player_at[step]`` (a pitch) on those steps.
+    Returns {step: Move}."""
+    moves = {}
+    for step in range(steps):
+        pitch = player_at.get(step)
+        hub.player.hear(5 if pitch else 1, {pitch} if pitch else set(), set())
+        move = behaviour.decide(step + 1, hub)
+        if move is not None:
+            moves[step + 1] = move
+    return moves
+
+
+def test_an_answer_comes_in_on_a_beat_with_a_note_and_leaves_nothing_sounding():
+    hub = Hub(FixedModel(end=0.6))
+    respond = PolyRespond()
+    phrase = {0: 60, 2: 62, 4: 64, 6: 65, 9: 67}  # a bar's phrase, the last note off the beat
+    moves = _play(respond, hub, 48, phrase)
+    first = min(moves)
+    assert first % 4 == 0 and first > 9, f"the answer came in on step {first}, not on a beat after the phrase"
+    assert moves[first].ons, "the answer began without a note"
+    assert respond.mine == set() and not respond.active, "the answer left notes sounding"
+    assert all(set(m.offs) <= set(range(128)) for m in moves.values())
+
+
+def test_a_duet_waits_for_the_key_then_plays_under_the_player():
+    hub = Hub(FixedModel(end=0.5))
+    duet = PolyDuet()
+    melody = {s: p for s, p in zip(range(0, 64, 4), [72, 74, 76, 77, 79, 77, 76, 74] * 2)}
+    moves = _play(duet, hub, 64, melody)
+    assert min(moves) > 12, "the duet played before hearing four notes"
+    for step, move in moves.items():
+        last = melody[max(s for s in melody if s < step)]  # the player's last note before the step
+        assert all(p < last for p in move.ons), f"step {step}: jamd struck above the player's {last}"

@@ -1,0 +1,190 @@
+"""``jamd-train audition-harmonize MODEL``: harmonize mode on held-out chorale melodies, beside Bach.
+
+Each held-out chorale of the poly model's split (its sidecar's ``validation_songs`` from
+``music21:bach``) has its soprano played into the engine in harmonize mode (100 bpm, the
+chorale's bar); on every quarter-note beat the chord that sounds (jamd's voices with the
+player's melody note) is named (``daemon/chords.identify``, sevenths counted as their triad)
+and compared with the chord of Bach's four parts on that beat. Printed:
+
+- ``agreement``: share of beats where jamd's chord has Bach's root and quality;
+- ``rule``: the same for a rule baseline, the chord Bach's training chorales most often put
+  under the melody's scale degree (degree -> chord relative to the key, major and minor apart);
+- ``parallels``: parallel fifths and octaves (two voices a fifth or an octave apart on two
+  beats running, both moving the same way) per 100 beats, jamd's voices with the melody
+  (ranked high to low) and Bach's four parts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from typing import Sequence
+
+import mido
+import numpy as np
+
+from jamd.daemon import chords as chordlib
+from jamd.daemon.config import Config
+from jamd.daemon.encoding import Note
+from jamd.daemon.engine import Engine
+from jamd.daemon.errors import JamdError
+from jamd.daemon.model import load_model
+from jamd.daemon.offline import simulate
+from jamd.training import readers
+from jamd.training.poly_report import jamd_notes
+
+TEMPO = 100.0
+LOOK = 0.1  # beats after the beat the chord is read: harmonize writes a moment after the melody note
+
+
+def chorale(name: str):
+    """(parts as Note lists, key tonic pc, minor?, beats per bar) of a chorale, through music21."""
+    from music21 import converter
+
+    from jamd.training.sources import resolve
+
+    path = resolve(name)[0][0]
+    counter = readers.ReadResult()
+    with readers.silenced(counter):
+        score = converter.parse(path, forceSource=True, storePickle=False)
+        parts = [readers.score_notes(p) for p in score.parts]
+        key = readers.score_key(score) or readers.analyse_key([n for p in parts for n in p])
+        bar = float(score.parts[0].getElementsByClass("Measure")[-1].barDuration.quarterLength)
+    tonic, mode = readers.key_tonic(key)
+    return parts, tonic, mode == "minor", bar
+
+
+def triad(symbol: str) -> tuple[int, str] | None:
+    parsed = chordlib.parse(symbol)
+    if parsed is None:
+        return None
+    root, quality = parsed
+    return root, {"7": "", "m7": "m"}.get(quality, quality)
+
+
+def sounding(notes: Sequence[Note], at: float) -> list[int]:
+    return sorted(n.pitch for n in notes if n.start <= at < n.start + n.duration)
+
+
+def parallels(voices: list[list[int | None]]) -> int:
+    """Parallel fifths/octaves between voice lines (each a pitch or None per beat)."""
+    count = 0
+    for i in range(len(voices)):
+        for j in range(i + 1, len(voices)):
+            a, b = voices[i], voices[j]
+            for t in range(len(a) - 1):
+                if None in (a[t], b[t], a[t + 1], b[t + 1]):
+                    continue
+                before, after = (a[t] - b[t]) % 12, (a[t + 1] - b[t + 1]) % 12
+                ma, mb = a[t + 1] - a[t], b[t + 1] - b[t]
+                if before == after and before in (0, 7) and ma and mb and (ma > 0) == (mb > 0):
+                    count += 1
+    return count
+
+
+def rule_table(names: Sequence[str]) -> dict:
+    """(minor, melody degree) -> the commonest (root relative to the tonic, quality) under it in ``names``."""
+    counts: dict = defaultdict(Counter)
+    for name in names:
+        try:
+            parts, tonic, minor, _ = chorale(name)
+        except Exception:  # noqa: BLE001 -- a chorale music21 cannot read is left out of the rule
+            continue
+        if len(parts) != 4:
+            continue
+        end = max(n.start + n.duration for n in parts[0])
+        for beat in np.arange(0, end, 1.0):
+            melody = sounding(parts[0], beat + 1e-6)
+            chord = triad(chordlib.identify([p for part in parts for p in sounding(part, beat + 1e-6)]))
+            if melody and chord:
+                counts[(minor, (melody[-1] - tonic) % 12)][((chord[0] - tonic) % 12, chord[1])] += 1
+    return {k: c.most_common(1)[0][0] for k, c in counts.items()}
+
+
+def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1) -> dict:
+    model = load_model(model_ref)
+    training = model.sidecar.training
+    held = [n for n in training.get("validation_songs", []) if n.startswith("music21:bach/")][:limit]
+    if not held:
+        raise JamdError(f"{model_ref}: its sidecar lists no held-out chorales (music21:bach/...)")
+    from jamd.training.poly_data import load_poly
+
+    songs, _, _ = load_poly([s for s in model.sidecar.corpus.get("sources", []) if s.startswith("music21:")],
+                            progress=False)
+    rules = rule_table([s.name for s in songs if s.name not in set(training.get("validation_songs", []))])
+    totals = Counter()
+    beat_s = 60.0 / TEMPO
+    for name in held:
+        parts, tonic, minor, bar = chorale(name)
+        if len(parts) != 4:
+            continue
+        soprano = parts[0]
+        first = min(n.start for n in soprano)
+        events = []
+        for n in soprano:
+            events.append(((n.start - first) * beat_s, 1, mido.Message("note_on", note=n.pitch, velocity=80)))
+            events.append(((n.start - first + n.duration) * beat_s - 1e-3, 0, mido.Message("note_off", note=n.pitch)))
+        events = [(t, m) for t, _, m in sorted(events, key=lambda e: (e[0], e[1]))]
+        end = max(n.start + n.duration for n in soprano) - first
+        beats = np.arange(0.0, end, 1.0)  # quarter-note beats from the first melody note (on a beat)
+        bach_lines = [[(sounding(part, b + first + 1e-6) or [None])[-1] for b in beats] for part in parts]
+        totals["bach_parallels"] += parallels(bach_lines)
+        totals["bach_beats"] += len(beats)
+        for seed in range(seeds):
+            config = Config(mode="harmonize", tempo=TEMPO, beats_per_bar=max(1, round(bar)), infer_bar=False,
+                            seed=seed)
+            engine = Engine(config, model, np.random.default_rng(seed))
+            out = simulate(engine, events, (end + 1) * beat_s)
+            own = jamd_notes(out, config.channel - 1, TEMPO)
+            lines: list[list[int | None]] = [[], [], [], []]
+            for b in beats:
+                melody = sounding(soprano, b + first + 1e-6)
+                bach = triad(chordlib.identify([p for part in parts for p in sounding(part, b + first + 1e-6)]))
+                voices = sounding(own, b + LOOK)
+                mine = triad(chordlib.identify(voices + melody))
+                totals["beats"] += 1
+                totals["agree"] += mine is not None and mine == bach
+                if melody:
+                    rule = rules.get((minor, (melody[-1] - tonic) % 12))
+                    guess = ((rule[0] + tonic) % 12, rule[1]) if rule else None
+                    totals["rule_agree"] += guess == bach
+                ranked = sorted(voices + melody, reverse=True)[:4]
+                for i in range(4):
+                    lines[i].append(ranked[i] if i < len(ranked) else None)
+                totals["voices"] += len(voices)
+            totals["parallels"] += parallels(lines)
+        totals["chorales"] += 1
+    beats = max(1, totals["beats"])
+    return {"model": model.name, "chorales": totals["chorales"], "seeds": seeds, "beats": totals["beats"],
+            "agreement": round(totals["agree"] / beats, 4),
+            "rule": round(totals["rule_agree"] / beats, 4),
+            "voices_per_beat": round(totals["voices"] / beats, 3),
+            "parallels_per_100_beats": round(100 * totals["parallels"] / beats, 2),
+            "bach_parallels_per_100_beats": round(100 * totals["bach_parallels"] / max(1, totals["bach_beats"]), 2)}
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("audition-harmonize", help="harmonize mode on held-out chorale melodies: chords "
+                              "against Bach's and a rule baseline, parallel fifths and octaves",
+                              description=__doc__.split("\n\n")[1])
+    p.add_argument("model", metavar="MODEL", help="a poly model (name or .onnx path)")
+    p.add_argument("--limit", type=int, default=40, help="at most this many held-out chorales (default 40)")
+    p.add_argument("--seeds", type=int, default=1, help="engine seeds per chorale (default 1)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=command)
+
+
+def command(args) -> int:
+    from jamd.training.cli import merged
+
+    values = merged(args)
+    report = audition_harmonize(values["model"], values.get("limit", 40), values.get("seeds", 1))
+    if values.get("json"):
+        print(json.dumps(report, indent=1))
+    else:
+        print(f"{report['chorales']} held-out chorales, {report['beats']} beats × {report['seeds']} seed(s)\n"
+              f"chord = Bach's (root and quality): jamd {report['agreement']:.1%}, rule baseline {report['rule']:.1%}\n"
+              f"voices under the melody per beat: {report['voices_per_beat']}\n"
+              f"parallel fifths/octaves per 100 beats: jamd {report['parallels_per_100_beats']}, "
+              f"Bach {report['bach_parallels_per_100_beats']}")
+    return 0
