@@ -50,3 +50,5 @@ audition: setup-train
 	  $(BIN)/jamd-train audition nottingham $(DATA)/nottingham/ABC_cleaned --mode $$mode --json > bench/results/audition-nottingham-$$mode.json; \
 	done
 	$(BIN)/jamd-train audition nottingham-chords $(DATA)/nottingham/MIDI --mode chords --json > bench/results/audition-nottingham-chords-chords.json
+	$(BIN)/jamd-train audition-poly piano --json > bench/results/audition-piano-respond.json
+	$(BIN)/jamd-train audition-harmonize piano --json > bench/results/audition-piano-harmonize.json

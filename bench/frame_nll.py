@@ -13,6 +13,9 @@ model's own split (its sidecar's ``validation_songs``), side by side:
 - ``old``: the previous ``piano`` model (one token per 16th: the pitch set struck, hold, rest).
   A frame whose set is not one of its tokens has probability 0 under it: those pieces' NLL is
   infinite, and the share of frames it cannot say is printed.
+The same three on frames of a 16th (jamd's grid) follow: there the poly model scores the roll
+itself (re-articulation aside), with nothing between frames, and the n-gram gets the same frames.
+
 - ``ngram``: a frame bigram trained on the poly model's training pieces of the same collection
   (same frames), interpolated with independent per-key on/off rates given the previous frame
   (so that every frame has a probability); the weight is chosen on the last tenth of training.
@@ -37,7 +40,10 @@ from jamd.daemon.metre import regular_bars, token_positions
 from jamd.training import readers
 from jamd.training.sources import resolve
 
-COLLECTIONS = {"chorales": ("music21:bach/", 1.0), "nottingham": ("nottingham/MIDI/", 0.5)}  # frame, beats
+# (name marker, frame in beats): the protocol's frames, then jamd's own grid (16ths), where the
+# roll is what the model was trained on and no step between two frames goes unseen.
+COLLECTIONS = {"chorales": ("music21:bach/", 1.0), "nottingham": ("nottingham/MIDI/", 0.5),
+               "chorales@16th": ("music21:bach/", 0.25), "nottingham@16th": ("nottingham/MIDI/", 0.25)}
 LOW, HIGH = poly.PIANO_LOW, poly.PIANO_HIGH
 
 

@@ -22,9 +22,10 @@ ON = 64  # switch-type controllers: values from 64 up mean on (MIDI convention)
 PREFIX = "/jamd/"
 
 
-def _band(value: int) -> str:
-    """A CC value split in equal bands, one per melody mode."""
-    return MELODY_MODES[min(value * len(MELODY_MODES) // 128, len(MELODY_MODES) - 1)]
+def _band(value: int) -> int:
+    """A CC value split in three equal bands: the index of one of the model's modes (melody models:
+    respond, next, duet; poly models: respond, duet, harmonize), which the engine looks up."""
+    return min(value * len(MELODY_MODES) // 128, len(MELODY_MODES) - 1)
 
 
 def _pressed(value: int) -> bool | None:
@@ -57,8 +58,10 @@ class Control:
 CONTROLS: tuple[Control, ...] = (
     Control("temperature", "sampling temperature", "cc_temperature", "0–127 → 0.1–2.0", "float 0.0–5.0", "float",
             lambda v: round(0.1 + 1.9 * v / 127, 3)),
-    Control("mode", "mode (melody models)", "cc_mode", "three bands: " + ", ".join(MELODY_MODES),
-            "string: " + ", ".join(MELODY_MODES) + " (or 0–2); chords with a chords model", "mode", _band),
+    Control("mode", "mode", "cc_mode", "three bands: the model's modes (" + ", ".join(MELODY_MODES)
+            + "; piano: respond, duet, harmonize)",
+            "string: " + ", ".join(MELODY_MODES) + " (or 0–2, the model's modes in order); chords with a chords "
+            "model, harmonize with piano", "mode", _band),
     Control("answer_bars", "longest answer (`answer_bars`)", "cc_answer_bars", "0–127 → 1–8 bars", "float 0.25–32.0 bars", "float",
             lambda v: float(1 + round(7 * v / 127))),
     Control("mute", "mute jamd (it keeps listening)", "cc_mute", "≥ 64 on, < 64 off", "1 on, 0 off (int, float or "

@@ -276,7 +276,10 @@ class Engine:
         c = self.config
         if name == "mode":
             # Only the modes the model's kind plays (daemon/kinds.py): a chords model has one.
-            if value != c.mode and value in self.model.sidecar.model_kind.modes:
+            modes = self.model.sidecar.model_kind.modes
+            if isinstance(value, int):  # a CC band: the model's n-th mode
+                value = modes[value] if 0 <= value < len(modes) else c.mode
+            if value != c.mode and value in modes:
                 self.config = c.replace(mode=value)
                 out = self._stop_jamd(now)
                 self.mode, self.mode_name = behaviour(value, self.polyphonic), value

@@ -35,7 +35,8 @@ CHORDS = Kind("chords", ("chords",), scores_chords=True, blends=False,
               instead="`jamd play MELODY.mid -o OUT.mid --mode chords --model {model}` or "
                       "`jamd-train evaluate-chords {model} DIR`")
 POLY = Kind("poly", ("respond", "duet", "harmonize"), scores_chords=False, blends=False, polyphonic=True,
-            instead="`jamd play PIECE.mid -o OUT.mid --mode respond --model {model}`")
+            instead="`jamd-train audition-poly {model}`, `bench/frame_nll.py --model {model}` or "
+                    "`jamd play PIECE.mid -o OUT.mid --mode harmonize --model {model}`")
 KINDS = {kind.name: kind for kind in (MELODY, CHORDS, POLY)}
 MODES = tuple(dict.fromkeys(mode for kind in KINDS.values() for mode in kind.modes))
 
@@ -62,5 +63,7 @@ def check_mode(mode: str, kind: Kind, model: str) -> None:
 def require_melody(kind: Kind, model: str, what: str) -> None:
     """JamdError unless the model can continue a melody (``what``: the command that needs it)."""
     if not kind.writes_melody:
-        raise JamdError(f"{model} is a {kind.name} model: it accompanies a melody rather than writing one, "
-                        f"so {what} cannot use it; try {kind.instead.format(model=model)}")
+        why = ("it writes several notes a grid step, each lasting on its own, where " if kind.polyphonic else
+               "it accompanies a melody rather than writing one, so ")
+        raise JamdError(f"{model} is a {kind.name} model: {why}{what} needs a melody model; "
+                        f"try {kind.instead.format(model=model)}")

@@ -82,8 +82,9 @@ def setting_value(control: Control, args: list, model_kind: str = "melody") -> A
             raise bad("not a number")
         return bool(arg >= 0.5) if number else arg
     if control.kind == "mode":
-        if number and float(arg).is_integer() and 0 <= arg < len(MELODY_MODES):
-            arg = MELODY_MODES[int(arg)]
+        modes = kind_named(model_kind).modes  # a number is one of the running model's modes
+        if number and float(arg).is_integer() and 0 <= arg < len(modes):
+            arg = modes[int(arg)]
         if arg not in MODES:
             raise bad("out of range" if number else "no such mode")
         try:

@@ -33,6 +33,7 @@ CLASH = 0.15  # duet/harmonize: weight of a note dissonant with one the player s
 SILENT_BEATS = 1  # harmonize: the player silent this long, the voices end
 VOICES = 3  # harmonize: alto, tenor and bass under the player's melody
 PARALLEL = 0.05  # harmonize: weight of a voice moving in parallel fifths or octaves with the melody
+CANDIDATES = 1  # harmonize: voicings drawn for each melody note, the likeliest played
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class PolyTokens:
 
 def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(), forced_on: int | None = None,
             on_below: int = PIANO_HIGH + 1, weights=None, must_strike: bool = False,
-            parts: tuple[set[int], int] | None = None) -> tuple[list[int], list[int]]:
+            parts: tuple[set[int], int] | None = None, logp: list | None = None) -> tuple[list[int], list[int]]:
     """(offs, ons) of the step the model expects next, drawn on a copy of its state (left as it was).
 
     ``sounding``: the pitches the model has heard sounding. ``forced_offs`` (the player's, above
@@ -79,13 +80,15 @@ def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(
     the step does not end before a note is struck. ``position``: the step's bar position.
     ``parts``: (jamd's sounding pitches, how many): the step ends with exactly that many of jamd's
     notes sounding under ``forced_on`` (harmonize's alto, tenor and bass), the model choosing
-    which to end, which to hold and which to strike.
+    which to end, which to hold and which to strike. ``logp``: a list the log-probability of the
+    drawn tokens (the model's, times ``weights``; the given ones left out) is appended to.
     """
     model, tokens = hub.model, hub.poly_tokens
     state, steps = model.get_state(), model.steps
     offs: list[int] = []
     ons: list[int] = []
     left = set(sounding)
+    score = 0.0
 
     def feed(token: int) -> None:
         model.feed(token, *position)
@@ -103,7 +106,9 @@ def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(
         if forced_on is not None:
             # Offs until the model would go on: then the player's note, and the voices under it.
             chance = probs[may_end]
-            choice = _draw(np.append(chance, max(0.0, 1.0 - chance.sum())), hub)
+            rest = max(1e-12, 1.0 - chance.sum())
+            choice = _draw(np.append(chance, rest), hub)
+            score += np.log(max(chance[choice] if choice < len(may_end) else rest, 1e-12))
             if choice < len(may_end):
                 feed(may_end[choice])
                 continue
@@ -129,11 +134,14 @@ def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(
         if probs.sum() <= 0:
             break
         token = sample(probs, hub.config.temperature, hub.config.top_k, hub.rng)
+        score += np.log(max(probs[token], 1e-12))  # the model's, times the weights' preference
         if token == tokens.step:
             break
         feed(token)
     model.set_state(state)
     model.steps = steps
+    if logp is not None:
+        logp.append(float(score))
     return offs, ons
 
 
@@ -279,8 +287,14 @@ class Harmonize(PolyBehaviour):
             lines = [(before, top)] + [(_nearest(old, q), q) for q in ons if q != top]
             return clash * parallel_weights(lines, old)
 
-        offs, ons = imagine(hub, hub.texture, hub.position(step), forced_offs=forced, forced_on=top,
-                            weights=weights, parts=(self.mine, VOICES))
+        # The likeliest of a few drawn voicings: chorale style is the common chord, well led.
+        drawn = []
+        for _ in range(CANDIDATES):
+            score: list[float] = []
+            found = imagine(hub, hub.texture, hub.position(step), forced_offs=forced, forced_on=top,
+                            weights=weights, parts=(self.mine, VOICES), logp=score)
+            drawn.append((score[0], found))
+        offs, ons = max(drawn, key=lambda d: d[0])[1]
         self.melody = top
         voices = [p for p in ons if p < top]
         # A voice that keeps its pitch is held, not struck again (the model heard it end and begin).
@@ -301,17 +315,17 @@ def parallel_weights(lines, old) -> np.ndarray:
     weights = np.ones(128)
     if not old:
         return weights
-    for pitch in range(PIANO_LOW, PIANO_HIGH + 1):
-        came = _nearest(old, pitch)
-        if came == pitch:
+    pitches = np.arange(128)
+    voices = np.asarray(sorted(old))
+    came = voices[np.abs(pitches[:, None] - voices[None, :]).argmin(axis=1)]
+    parallel = np.zeros(128, bool)
+    for was, now in lines:
+        if was is None or now is None or was == now:
             continue
-        for was, now in lines:
-            if was is None or now is None or was == now:
-                continue
-            if (was - came) % 12 == (now - pitch) % 12 and (now - pitch) % 12 in (0, 7) \
-                    and (pitch > came) == (now > was):
-                weights[pitch] = PARALLEL
-                break
+        interval = (now - pitches) % 12
+        parallel |= (((was - came) % 12 == interval) & ((interval == 0) | (interval == 7)) & (came != pitches)
+                     & ((pitches > came) == (now > was)))
+    weights[parallel] = PARALLEL
     return weights
 
 

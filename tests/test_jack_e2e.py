@@ -22,7 +22,7 @@ from typing import Sequence
 import mido
 import pytest
 
-from jamd.daemon.config import MODES
+from jamd.daemon.config import MELODY_MODES
 from jamd.daemon.jack_ports import ReconnectingMidiIn, ReconnectingMidiOut
 from jack_clients import session_client
 
@@ -35,7 +35,7 @@ TUNE = FIXTURES / "nottingham" / "melody" / "ashover1.mid"  # copied from ../sha
 JACK = rtmidi.API_UNIX_JACK
 CHANNEL = 2  # jamd's default output channel (1-based), 0x91 on the wire
 CC_MODE, CC_MUTE, CC_PANIC = 22, 24, 25  # config defaults
-NEXT_MODE = (2 * MODES.index("next") + 1) * 64 // len(MODES)  # the middle of next's band of CC values
+NEXT_MODE = (2 * MELODY_MODES.index("next") + 1) * 64 // len(MELODY_MODES)  # the middle of next's band of CC values
 
 
 def tune_events(seconds: float) -> list[tuple[float, mido.Message]]:

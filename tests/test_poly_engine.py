@@ -8,6 +8,7 @@ import pytest
 
 from jamd.daemon import poly_encoding as poly
 from jamd.daemon.model import load_model
+from jamd.daemon.poly_play import Harmonize, PolyDuet, PolyRespond
 from tests.engine_helpers import BAR, assert_hygienic, make_engine, note_events, note_ons, run
 
 REPO = Path(__file__).parents[1]
@@ -122,3 +123,12 @@ def test_a_player_note_stops_a_polyphonic_answer_at_once(piano):
     assert sounding_before and ended >= sounding_before, "jamd kept playing over the player"
     later = run(engine, [], until=barge + BAR)
     assert not note_ons(later, JAMD), "the answer went on after the player came in"
+
+
+def test_the_mode_controller_picks_among_the_poly_models_own_modes(piano):
+    engine = make_engine(piano, mode="respond")
+    engine.tick(0.0)
+    for value, mode in ((127, "harmonize"), (64, "duet"), (0, "respond")):
+        engine.handle(mido.Message("control_change", channel=0, control=engine.config.cc_mode, value=value), 0.01)
+        assert engine.config.mode == mode, f"CC {value} gave {engine.config.mode}"
+        assert isinstance(engine.mode, {"harmonize": Harmonize, "duet": PolyDuet, "respond": PolyRespond}[mode])

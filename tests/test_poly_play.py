@@ -145,3 +145,13 @@ def test_a_duet_waits_for_the_key_then_plays_under_the_player():
     for step, move in moves.items():
         last = melody[max(s for s in melody if s < step)]  # the player's last note before the step
         assert all(p < last for p in move.ons), f"step {step}: jamd struck above the player's {last}"
+
+
+def test_harmonize_steers_voices_away_from_parallel_fifths_and_octaves_with_the_melody():
+    from jamd.daemon.poly_play import PARALLEL, parallel_weights
+
+    weights = parallel_weights([(67, 69)], [55, 48])  # melody G4 -> A4 over G3 and C3
+    assert weights[57] == PARALLEL, "G3 -> A3 under G4 -> A4 is parallel octaves"
+    assert weights[50] == PARALLEL, "C3 -> D3 under G4 -> A4 is parallel fifths"
+    assert weights[53] == 1.0 and weights[55] == 1.0, "contrary motion and a held voice are fine"
+    assert (parallel_weights([(67, 67)], [55]) == 1.0).all(), "a melody that stays moves nothing in parallel"

@@ -101,17 +101,26 @@ def rule_table(names: Sequence[str]) -> dict:
     return {k: c.most_common(1)[0][0] for k, c in counts.items()}
 
 
-def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1) -> dict:
-    model = load_model(model_ref)
-    training = model.sidecar.training
-    held = [n for n in training.get("validation_songs", []) if n.startswith("music21:bach/")][:limit]
-    if not held:
-        raise JamdError(f"{model_ref}: its sidecar lists no held-out chorales (music21:bach/...)")
+def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1, split: str = "validation",
+                       candidates: int | None = None) -> dict:
+    """The report on ``limit`` chorales of the model's ``split`` ("validation": held out; "train":
+    chorales it trained on, for choosing settings without touching the held-out ones)."""
+    from jamd.daemon import poly_play
     from jamd.training.poly_data import load_poly
 
+    model = load_model(model_ref)
+    training = model.sidecar.training
     songs, _, _ = load_poly([s for s in model.sidecar.corpus.get("sources", []) if s.startswith("music21:")],
                             progress=False)
-    rules = rule_table([s.name for s in songs if s.name not in set(training.get("validation_songs", []))])
+    validation = set(training.get("validation_songs", []))
+    trained = [s.name for s in songs if s.name not in validation]
+    pool = sorted(validation) if split == "validation" else trained[::-1]  # train: from the end, away from the rule's
+    held = [n for n in pool if n.startswith("music21:bach/")][:limit]
+    if not held:
+        raise JamdError(f"{model_ref}: its sidecar lists no {split} chorales (music21:bach/...)")
+    rules = rule_table([n for n in trained if n not in held])
+    if candidates is not None:
+        poly_play.CANDIDATES = candidates
     totals = Counter()
     beat_s = 60.0 / TEMPO
     for name in held:
@@ -155,7 +164,8 @@ def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1) -> dict:
             totals["parallels"] += parallels(lines)
         totals["chorales"] += 1
     beats = max(1, totals["beats"])
-    return {"model": model.name, "chorales": totals["chorales"], "seeds": seeds, "beats": totals["beats"],
+    return {"model": model.name, "split": split, "candidates": poly_play.CANDIDATES,
+            "chorales": totals["chorales"], "seeds": seeds, "beats": totals["beats"],
             "agreement": round(totals["agree"] / beats, 4),
             "rule": round(totals["rule_agree"] / beats, 4),
             "voices_per_beat": round(totals["voices"] / beats, 3),
@@ -170,6 +180,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("model", metavar="MODEL", help="a poly model (name or .onnx path)")
     p.add_argument("--limit", type=int, default=40, help="at most this many held-out chorales (default 40)")
     p.add_argument("--seeds", type=int, default=1, help="engine seeds per chorale (default 1)")
+    p.add_argument("--split", choices=("validation", "train"), default="validation",
+                   help="held-out chorales (default), or chorales the model trained on, to choose settings by")
+    p.add_argument("--candidates", type=int, help="voicings drawn per melody note (default: the daemon's)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=command)
 
@@ -178,7 +191,8 @@ def command(args) -> int:
     from jamd.training.cli import merged
 
     values = merged(args)
-    report = audition_harmonize(values["model"], values.get("limit", 40), values.get("seeds", 1))
+    report = audition_harmonize(values["model"], values.get("limit", 40), values.get("seeds", 1),
+                                values.get("split", "validation"), values.get("candidates"))
     if values.get("json"):
         print(json.dumps(report, indent=1))
     else:

@@ -111,12 +111,24 @@ def jamd_notes(out, channel: int, bpm: float) -> list[Note]:
 
 
 def audition_poly(models: Sequence[str], pieces: Sequence[str] | None = None, seeds: int = 3,
-                  phrase_bars: int = 4, config: Config | None = None, limit: int = 40) -> dict:
-    """Figures per side (each model, real, random) over the held-out ``pieces``."""
+                  phrase_bars: int = 4, config: Config | None = None, limit: int = 40,
+                  split: str = "validation") -> dict:
+    """Figures per side (each model, real, random) over ``pieces``, by default the first model's
+    held-out ones (``split="train"``: pieces it trained on, to choose settings by)."""
     loaded = [load_model(m) for m in models]
+    if not pieces and split == "train":
+        from jamd.training.poly_data import load_poly
+
+        songs, _, _ = load_poly(loaded[0].sidecar.corpus.get("sources", []), progress=False)
+        held = set(loaded[0].sidecar.training.get("validation_songs") or [])
+        rest = [s.name for s in songs if s.name not in held]
+        pieces = rest[:: max(1, len(rest) // limit)]
     names = [m.name for m in loaded]
     labels = [m.name if names.count(m.name) == 1 else ref for m, ref in zip(loaded, models)]
-    pieces = list(pieces or loaded[0].sidecar.training.get("validation_songs") or [])[:limit]
+    if not pieces:
+        held = list(loaded[0].sidecar.training.get("validation_songs") or [])
+        pieces = held[:: max(1, len(held) // limit)]  # spread over the collections, in corpus order
+    pieces = list(pieces)[:limit]
     if not pieces:
         raise JamdError(f"{models[0]}: its sidecar lists no validation pieces; give --pieces")
     config = (config or Config()).replace(mode="respond", infer_bar=False, count_off=False, metronome=False,
@@ -192,6 +204,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--seeds", type=int, default=3, help="engine seeds per piece (default 3)")
     p.add_argument("--phrase-bars", type=int, default=4, help="bars of each piece played in (default 4)")
     p.add_argument("--limit", type=int, default=40, help="at most this many pieces (default 40)")
+    p.add_argument("--split", choices=("validation", "train"), default="validation",
+                   help="the first model's held-out pieces (default), or pieces it trained on, to choose settings by")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=command)
 
@@ -201,6 +215,7 @@ def command(args) -> int:
 
     values = merged(args)
     report = audition_poly(values["models"], values.get("pieces"), values.get("seeds", 3),
-                           values.get("phrase_bars", 4), limit=values.get("limit", 40))
+                           values.get("phrase_bars", 4), limit=values.get("limit", 40),
+                           split=values.get("split", "validation"))
     print(json.dumps(report, indent=1) if values.get("json") else format_report(report))
     return 0
