@@ -65,6 +65,7 @@ class Engine:
         self._idle_steps = 0  # steps in a row with nothing from anyone
         self._peeked: tuple[int, np.ndarray] | None = None  # (model steps, probabilities) at the last look-ahead
         self._listen_from = 0  # --count-off: the player's notes count from this grid step on
+        self._heard = (-1, 0)  # (step, onsets) when the behaviour last heard the open step
         self._phrase = PhraseBuffer()  # the player's phrase, to find the bar phase from (daemon/phase.py)
         check_mode(config.mode, model.sidecar.model_kind, model.name)
         self._use_model(model)
@@ -134,6 +135,8 @@ class Engine:
         step = self.mode.listening
         if step is None or step != self.clock.step or not self.clock.running:
             return math.inf
+        if self._heard == (step, len(self._onsets)):
+            return math.inf  # heard already, and nothing struck since: a later onset is heard at once
         return self.clock.step_time(step) + self._listen_offset()
 
     def _listen_offset(self) -> float:
@@ -141,6 +144,7 @@ class Engine:
 
     def _hear_open_step(self) -> None:
         step = self.clock.step
+        self._heard = (step, len(self._onsets))
         pitches = self.mode.hear(self._onsets, self)
         if pitches is not None and not self.muted:
             if self.polyphonic:

@@ -33,7 +33,7 @@ CLASH = 0.15  # duet/harmonize: weight of a note dissonant with one the player s
 SILENT_BEATS = 1  # harmonize: the player silent this long, the voices end
 VOICES = 3  # harmonize: alto, tenor and bass under the player's melody
 PARALLEL = 0.05  # harmonize: weight of a voice moving in parallel fifths or octaves with the melody
-CANDIDATES = 1  # harmonize: voicings drawn for each melody note, the likeliest played
+CANDIDATES = 4  # harmonize: voicings drawn for each melody note, the likeliest played (chosen on training chorales)
 
 
 @dataclass(frozen=True)
@@ -261,6 +261,7 @@ class Harmonize(PolyBehaviour):
         super().__init__()
         self.listening = 0
         self.melody: int | None = None  # the player's top note the voices were written under
+        self.voiced = -(1 << 30)  # the step the chord was last written afresh
 
     def decide(self, step: int, hub) -> Move | None:
         self.listening = step  # hear the player's note struck on every step
@@ -270,16 +271,18 @@ class Harmonize(PolyBehaviour):
         return None
 
     def hear(self, struck, hub) -> Move | None:
-        self.listening = None  # once a step: a note struck later in it is heard at its close
         if not struck:
-            return None
+            return None  # still listening: a note struck later in the step is heard as it comes
+        self.listening = None  # once a step: the melody's note, the voices under it
         top = max(struck)
         step = hub.clock.step
         # The player's notes that ended (their melody moves: its last note ends as the new one starts).
         forced = [p for p in hub.texture - self.mine if p not in hub.player_keys() or p == self.melody]
-        # On a beat the chord is written afresh under the new melody note (the model hears the voices
-        # end first, as the encoding orders a step); off the beat, voices end only where the model ends them.
-        forced += [p for p in self.mine if p >= top or hub.clock.is_beat(step)]
+        # On a beat, or a beat after the last chord, the chord is written afresh under the new melody
+        # note (the model hears the voices end first, as the encoding orders a step); in between,
+        # voices end only where the model ends them.
+        afresh = hub.clock.is_beat(step) or step - self.voiced >= hub.clock.steps_per_beat
+        forced += [p for p in self.mine if p >= top or afresh]
         clash = hub.clash_weights([top])
         before, old = self.melody, sorted(self.mine)
 
@@ -296,6 +299,8 @@ class Harmonize(PolyBehaviour):
             drawn.append((score[0], found))
         offs, ons = max(drawn, key=lambda d: d[0])[1]
         self.melody = top
+        if afresh:
+            self.voiced = step
         voices = [p for p in ons if p < top]
         # A voice that keeps its pitch is held, not struck again (the model heard it end and begin).
         kept = set(voices) & set(offs) & self.mine

@@ -452,3 +452,27 @@ def test_listening_to_every_device_waits_for_a_keyboard_and_follows_each_one_plu
     assert len(picked_up) == len(set(picked_up)), "a device was connected twice"
     assert not any(jamd.client in line for line in picked_up), "jamd listened to its own port"
     assert "Traceback" not in log
+
+
+def test_harmonize_on_real_ports_writes_voices_under_the_melody_and_sigterm_ends_them(jack_server):
+    piano = Path(__file__).parents[1] / "models" / "piano.onnx"
+    jamd = Jamd(piano, "--mode", "harmonize")
+    player = Player(jamd)
+    try:
+        began = time.monotonic()
+        last = player.play(tune_events(3.0))
+        try:
+            player.wait_note_on(began, timeout=5.0)
+        except BaseException:
+            print(jamd.log())
+            raise
+        held = player.sounding()
+        assert jamd.stop(signal.SIGTERM) == 0, jamd.log()
+        time.sleep(0.1)
+    finally:
+        player.close()
+    ons = player.note_ons(began)
+    assert len(ons) >= 6, f"harmonize wrote {len(ons)} notes under a 3 s melody"
+    assert {m.channel for _, m in ons} == {CHANNEL - 1}
+    assert held or last, "nothing sounding mid-melody"
+    assert not player.sounding(), f"notes left on after SIGTERM: {player.sounding()}"

@@ -132,3 +132,14 @@ def test_the_mode_controller_picks_among_the_poly_models_own_modes(piano):
         engine.handle(mido.Message("control_change", channel=0, control=engine.config.cc_mode, value=value), 0.01)
         assert engine.config.mode == mode, f"CC {value} gave {engine.config.mode}"
         assert isinstance(engine.mode, {"harmonize": Harmonize, "duet": PolyDuet, "respond": PolyRespond}[mode])
+
+
+def test_a_melody_note_struck_late_in_its_step_gets_its_voices_as_it_comes(piano):
+    # 40 ms after each grid step: later than harmonize's 30 ms wait, inside the step's window.
+    melody = [(i * BEAT + 0.04, (i + 1) * BEAT - 0.02, p) for i, p in enumerate([67, 69, 71, 72, 71, 69, 67, 67])]
+    engine = make_engine(piano, mode="harmonize")
+    out = run(engine, note_events(melody), until=len(melody) * BEAT + BAR, silence=True)
+    assert_hygienic(out)
+    for start, _, pitch in melody:
+        voices = {n for _, n in _sounding(out, start + 0.005)}
+        assert len(voices) == 3 and max(voices) < pitch, f"{pitch} at {start:.3f} s: voices {sorted(voices)}"

@@ -196,7 +196,7 @@ def command(args) -> int:
     if values.get("json"):
         print(json.dumps(report, indent=1))
     else:
-        print(f"{report['chorales']} held-out chorales, {report['beats']} beats × {report['seeds']} seed(s)\n"
+        print(f"{report['chorales']} {'held-out' if report['split'] == 'validation' else 'training'} chorales, {report['beats']} beats × {report['seeds']} seed(s)\n"
               f"chord = Bach's (root and quality): jamd {report['agreement']:.1%}, rule baseline {report['rule']:.1%}\n"
               f"voices under the melody per beat: {report['voices_per_beat']}\n"
               f"parallel fifths/octaves per 100 beats: jamd {report['parallels_per_100_beats']}, "

@@ -116,6 +116,7 @@ def audition_poly(models: Sequence[str], pieces: Sequence[str] | None = None, se
     """Figures per side (each model, real, random) over ``pieces``, by default the first model's
     held-out ones (``split="train"``: pieces it trained on, to choose settings by)."""
     loaded = [load_model(m) for m in models]
+    split = "given" if pieces else split
     if not pieces and split == "train":
         from jamd.training.poly_data import load_poly
 
@@ -177,14 +178,15 @@ def audition_poly(models: Sequence[str], pieces: Sequence[str] | None = None, se
                 _add(sides[label], window_figures(own, *window, key))
     figures = {side: {k: (round(h / n, 4) if n else None) for k, (h, n) in counts.items()}
                for side, counts in sides.items()}
-    return {"models": labels, "pieces": used, "skipped": skipped, "seeds": seeds,
+    return {"models": labels, "split": split, "pieces": used, "skipped": skipped, "seeds": seeds,
             "phrase_bars": phrase_bars, "answer_bars": config.answer_bars, "figures": figures, "counts": sides,
             "targets": {k: list(v) for k, v in TARGETS.items()}}
 
 
 def format_report(report: dict) -> str:
     sides = list(report["figures"])
-    rows = [f"{len(report['pieces'])} held-out pieces × {report['seeds']} seeds, answers of "
+    which = {"validation": "held-out", "train": "training"}.get(report.get("split"), "given")
+    rows = [f"{len(report['pieces'])} {which} pieces × {report['seeds']} seeds, answers of "
             f"{report['answer_bars']:g} bars after a {report['phrase_bars']}-bar opening",
             f"{'figure':<12}" + "".join(f"{s:>16}" for s in sides) + "   target"]
     for k in FIGURES:
