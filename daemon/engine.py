@@ -27,12 +27,13 @@ from jamd.daemon import controls
 from jamd.daemon.config import Config, pitch_range
 from jamd.daemon.encoding import HOLD_ID, REST_ID, START_ID
 from jamd.daemon.errors import JamdError
+from jamd.daemon import harmony
 from jamd.daemon.harmony import Palette
 from jamd.daemon.kinds import check_mode
 from jamd.daemon.messages import note_off, note_on
 from jamd.daemon.model import StepModel, sample, shipped_models
 from jamd.daemon.phase import PhraseBuffer, likeliest_origin
-from jamd.daemon.modes import Player, behaviour, fold
+from jamd.daemon.modes import OUT_OF_KEY, Player, behaviour, fold
 from jamd.daemon.poly_play import PolyTokens, clash_weights
 from jamd.daemon.voice import Outbox, Scheduled, VelocityFollower
 
@@ -452,6 +453,16 @@ class Engine:
     def key_weights(self) -> np.ndarray:
         """128 per-pitch weights: the key heard (``Player.key_weights``) spread over the octaves."""
         return np.tile(self.player.key_weights(), 11)[:128]
+
+    def scale_weights(self) -> np.ndarray:
+        """128 per-pitch weights: 1 in the scale of the key heard (Krumhansl-Kessler on the player's
+        pitch classes), ``OUT_OF_KEY`` elsewhere; all 1 before the player's first note. A melody
+        alone leaves out pitch classes its chords need: the scale does not."""
+        if not self.player.notes:
+            return np.ones(128)
+        weights = np.full(12, OUT_OF_KEY)
+        weights[list(harmony.scale_of(*harmony.key_of(self.player.counts)))] = 1.0
+        return np.tile(weights, 11)[:128]
 
     def clash_weights(self, sounding) -> np.ndarray:
         """128 per-pitch weights, lower for a pitch dissonant with one of ``sounding``, in the key heard."""

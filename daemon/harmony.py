@@ -38,6 +38,15 @@ def key_of(counts: np.ndarray) -> tuple[int, bool]:
     return best % 12, best >= 12
 
 
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+MINOR_SCALE = (0, 2, 3, 5, 7, 8, 9, 10, 11)  # natural, with the raised sixth and seventh
+
+
+def scale_of(tonic: int, minor: bool) -> tuple[int, ...]:
+    """Pitch classes of the key's scale (minor: natural, harmonic and melodic together)."""
+    return tuple((tonic + step) % 12 for step in (MINOR_SCALE if minor else MAJOR_SCALE))
+
+
 def tonic_triad(tonic: int, minor: bool) -> tuple[int, int, int]:
     return tonic % 12, (tonic + (3 if minor else 4)) % 12, (tonic + 7) % 12
 

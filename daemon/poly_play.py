@@ -33,6 +33,7 @@ CLASH = 0.15  # duet/harmonize: weight of a note dissonant with one the player s
 SILENT_BEATS = 1  # harmonize: the player silent this long, the voices end
 VOICES = 3  # harmonize: alto, tenor and bass under the player's melody
 PARALLEL = 0.05  # harmonize: weight of a voice moving in parallel fifths or octaves with the melody
+SCALE = True  # harmonize: voices in the scale of the key heard, not only the melody's pitch classes
 CANDIDATES = 4  # harmonize: voicings drawn for each melody note, the likeliest played (chosen on training chorales)
 
 
@@ -283,7 +284,7 @@ class Harmonize(PolyBehaviour):
         # voices end only where the model ends them.
         afresh = hub.clock.is_beat(step) or step - self.voiced >= hub.clock.steps_per_beat
         forced += [p for p in self.mine if p >= top or afresh]
-        clash = hub.clash_weights([top])
+        clash = clash_weights([top]) * (hub.scale_weights() if SCALE else hub.key_weights())
         before, old = self.melody, sorted(self.mine)
 
         def weights(ons):  # consonant with the melody, no parallels with it or with the voices written

@@ -63,6 +63,9 @@ class Hub:
     def key_weights(self):
         return np.ones(128)
 
+    def scale_weights(self):
+        return np.ones(128)
+
     def clash_weights(self, sounding):
         return np.ones(128)
 
