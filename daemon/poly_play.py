@@ -2,7 +2,7 @@
 
 A poly model (``daemon/poly_encoding.py``) hears the whole texture, the player's notes and jamd's
 together, as they begin and end: each grid step it is fed the step's ``off:P`` and ``on:P``
-tokens (high to low) and its ``step`` token (``Texture.feed``). To play, jamd imagines the step
+tokens (high to low) and its ``step`` token (``Engine._feed_texture``). To play, jamd imagines the step
 to come on a copy of the model's state, token by token until it draws ``step``, under the
 encoding's grammar (``imagine``), and plays its own part of what it imagined: the behaviours
 below say which part. At the step's close the model is fed what was really played, so the
@@ -77,8 +77,8 @@ def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(
     every other) and ``forced_on`` (the player's top note) are given, not drawn: what the model
     writes after them is conditioned on them. ``on_below``: drawn onsets stay under this pitch.
     ``weights``: 128 per-pitch weights on drawn onsets (1 = as the model says), or a function of
-    the onsets drawn so far that gives them. ``must_strike``:
-    the step does not end before a note is struck. ``position``: the step's bar position.
+    the onsets drawn so far that gives them. ``must_strike``: the step does not end before a note
+    is struck. ``position``: the step's bar position.
     ``parts``: (jamd's sounding pitches, how many): the step ends with exactly that many of jamd's
     notes sounding under ``forced_on`` (harmonize's alto, tenor and bass), the model choosing
     which to end, which to hold and which to strike. ``logp``: a list the log-probability of the
