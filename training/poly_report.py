@@ -11,7 +11,10 @@ random in-key notes with the real continuation's rhythm and chord sizes:
 - ``chords_3``: share of onset steps (grid steps where anything is struck) striking 3+ notes;
 - ``sounding``: notes sounding on average over the window's grid steps, silent steps included;
 - ``silent``: share of the window's grid steps with nothing sounding;
-- ``leaps``: top-line intervals (highest note struck per onset step) larger than a fifth.
+- ``leaps``: top-line intervals (highest note struck per onset step) larger than a fifth;
+- ``steps``: top-line intervals of one or two semitones (a line that moves by step);
+- ``held``: struck notes that still sound when a later note is struck (a bass held under a
+  moving hand, a chord that sustains), against notes each cut by the next onset.
 """
 
 from __future__ import annotations
@@ -35,8 +38,8 @@ from jamd.training import readers
 
 STEPS_PER_BEAT = 4
 TARGETS = {"in_key": (">=", 0.90), "chords_3": ("±30% of real", None), "sounding": (">=", 1.8),
-           "leaps": ("<=", 0.30), "silent": ("<=", 0.15)}
-FIGURES = ("in_key", "chords_3", "sounding", "silent", "leaps")
+           "leaps": ("<=", 0.30), "silent": ("<=", 0.15), "steps": ("as real", None), "held": ("as real", None)}
+FIGURES = ("in_key", "chords_3", "sounding", "silent", "leaps", "steps", "held")
 
 
 def piece_notes(name: str) -> tuple[list[Note], str, float]:
@@ -64,12 +67,18 @@ def window_figures(notes: Sequence[Note], begin: float, end: float, key: str) ->
         onsets.setdefault(round(n.start * STEPS_PER_BEAT), []).append(n.pitch)
     tops = [max(onsets[s]) for s in sorted(onsets)]
     leaps = [abs(b - a) > 7 for a, b in zip(tops, tops[1:])]
+    steps_moved = [1 <= abs(b - a) <= 2 for a, b in zip(tops, tops[1:])]
+    starts = sorted(onsets)
+    held = [any(n.start * STEPS_PER_BEAT < s < (n.start + n.duration) * STEPS_PER_BEAT - 1e-6 for s in starts)
+            for n in struck]
     key_share = mu.in_key([n.pitch for n in struck], key)
     return {"in_key": [key_share.hits, key_share.total],
             "chords_3": [sum(len(p) >= 3 for p in onsets.values()), len(onsets)],
             "sounding": [sum(sounding), len(steps)],
             "silent": [sum(s == 0 for s in sounding), len(steps)],
-            "leaps": [sum(leaps), len(leaps)]}
+            "leaps": [sum(leaps), len(leaps)],
+            "steps": [sum(steps_moved), len(steps_moved)],
+            "held": [sum(held), len(held)]}
 
 
 def _add(total: dict, counts: dict) -> None:
@@ -125,7 +134,7 @@ def audition_poly(models: Sequence[str], pieces: Sequence[str] | None = None, se
         rest = [s.name for s in songs if s.name not in held]
         pieces = rest[:: max(1, len(rest) // limit)]
     names = [m.name for m in loaded]
-    labels = [m.name if names.count(m.name) == 1 else ref for m, ref in zip(loaded, models)]
+    labels = [m.name if names.count(m.name) == 1 else f"{Path(ref).parent.name}/{m.name}" for m, ref in zip(loaded, models)]
     if not pieces:
         held = list(loaded[0].sidecar.training.get("validation_songs") or [])
         pieces = held[:: max(1, len(held) // limit)]  # spread over the collections, in corpus order
@@ -185,12 +194,14 @@ def audition_poly(models: Sequence[str], pieces: Sequence[str] | None = None, se
 
 def format_report(report: dict) -> str:
     sides = list(report["figures"])
+    width = max(12, *(len(s) + 2 for s in sides))
     which = {"validation": "held-out", "train": "training"}.get(report.get("split"), "given")
     rows = [f"{len(report['pieces'])} {which} pieces × {report['seeds']} seeds, answers of "
             f"{report['answer_bars']:g} bars after a {report['phrase_bars']}-bar opening",
-            f"{'figure':<12}" + "".join(f"{s:>16}" for s in sides) + "   target"]
+            f"{'figure':<12}" + "".join(f"{s:>{width}}" for s in sides) + "   target"]
     for k in FIGURES:
-        cells = "".join(f"{'-' if report['figures'][s].get(k) is None else report['figures'][s][k]:>16}" for s in sides)
+        cells = "".join(f"{'-' if report['figures'][s].get(k) is None else report['figures'][s][k]:>{width}}"
+                        for s in sides)
         rule, value = TARGETS[k]
         rows.append(f"{k:<12}{cells}   {rule} {'' if value is None else value}")
     return "\n".join(rows)
