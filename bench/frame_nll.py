@@ -36,7 +36,7 @@ import numpy as np
 from jamd.daemon import poly_encoding as poly
 from jamd.daemon.encoding import Note, REST_ID, HOLD_ID, START_ID
 from jamd.daemon.model import load_model
-from jamd.daemon.metre import regular_bars, token_positions
+from jamd.daemon.metre import Bar, MetreError, regular_bars, token_positions
 from jamd.training import readers
 from jamd.training.sources import resolve
 
@@ -47,8 +47,9 @@ COLLECTIONS = {"chorales": ("music21:bach/", 1.0), "nottingham": ("nottingham/MI
 LOW, HIGH = poly.PIANO_LOW, poly.PIANO_HIGH
 
 
-def roll(name: str, frame: float) -> tuple[list[frozenset], int]:
-    """(frames from the first onset, beats per bar) of a piece, transposed to C major / C minor."""
+def roll(name: str, frame: float) -> tuple[list[frozenset], list]:
+    """(frames from the first onset, its bars in 16ths from that onset) of a piece, transposed to C
+    major / C minor. The bars are the file's (a pickup's downbeat where it is); 4/4 if it has none."""
     path = resolve(name)[0][0]
     _, notes, key, metre = readers.read_file(path).songs[0]
     tonic, _ = readers.key_tonic(key or readers.analyse_key(notes))
@@ -59,11 +60,12 @@ def roll(name: str, frame: float) -> tuple[list[frozenset], int]:
     for t in np.arange(first, end - 1e-6, frame):
         frames.append(frozenset(n.pitch + shift for n in notes
                                 if n.start <= t + 1e-6 < n.start + n.duration and LOW <= n.pitch + shift <= HIGH))
-    bar = 4
-    if not isinstance(metre, Exception) and metre.bars:
-        lengths = [b[1] for b in metre.bars]
-        bar = max(set(lengths), key=lengths.count)
-    return frames, bar
+    origin = round(first * 4)
+    try:
+        bars = [Bar(b.start - origin, b.length) for b in metre.on_grid(4)[0]]
+    except (AttributeError, MetreError):  # no bar lines to place: regular 4/4 from the first onset
+        bars = regular_bars(16, 0, round((end - first) * 4) + 1)
+    return frames, bars
 
 
 def as_notes(frames: list[frozenset], frame: float) -> list[Note]:
@@ -78,7 +80,7 @@ def as_notes(frames: list[frozenset], frame: float) -> list[Note]:
     return sorted(notes, key=lambda n: (n.start, n.pitch))
 
 
-def nll_poly(model, frames, frame: float, bar_beats: float) -> float:
+def nll_poly(model, frames, frame: float, bars) -> float:
     """Total nats of the roll under a poly model (its tokens from ``start`` through the last frame)."""
     spb = model.steps_per_beat
     notes = as_notes(frames, frame)
@@ -89,7 +91,6 @@ def nll_poly(model, frames, frame: float, bar_beats: float) -> float:
     ids = vocab.encode(tokens)
     is_step = np.asarray([t == poly.STEP for t in tokens])
     writing = round(notes[0].start * spb) + np.cumsum(is_step)
-    bars = regular_bars(round(bar_beats * spb), 0, int(writing.max()) + 1)
     table = token_positions(bars, 0, int(writing.max()) + 1)
     model.reset()
     total = 0.0
