@@ -148,10 +148,7 @@ class Engine:
         self._heard = (step, len(self._onsets))
         pitches = self.mode.hear(self._onsets, self)
         if pitches is not None and not self.muted:
-            if self.polyphonic:
-                self._play(pitches, step, self._listen_offset())
-            else:
-                self._sound(pitches, step, self._listen_offset())
+            self._perform(pitches, step, self._listen_offset())
 
     def _measure(self, seconds: float) -> None:
         ms, n = seconds * 1000.0, self.stats["steps"]
@@ -348,6 +345,10 @@ class Engine:
         self.mode.stop()
         return self.out.cancel(self.channel, now)
 
+    def _perform(self, decision, step: int, offset: float = 0.0) -> None:
+        """What a behaviour decided for ``step``: a poly behaviour's ``Move``, else the pitches to sound."""
+        (self._play if self.polyphonic else self._sound)(decision, step, offset)
+
     def _sound(self, pitches, step: int, offset: float = 0.0) -> None:
         """End jamd's notes and start ``pitches`` on grid ``step`` (``offset`` seconds after it), at
         the player's velocity."""
@@ -404,10 +405,7 @@ class Engine:
         if not self.muted:
             pitches = self.mode.decide(k + 1, self)
             if pitches is not None:
-                if self.polyphonic:
-                    self._play(pitches, k + 1)
-                else:
-                    self._sound(pitches, k + 1)
+                self._perform(pitches, k + 1)
         if self.mode.idle_resets and self._idle_steps >= IDLE_RESET_BARS * steps_per_bar:
             self._reset_model(k + 1)
 

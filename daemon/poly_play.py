@@ -33,7 +33,6 @@ CLASH = 0.15  # duet/harmonize: weight of a note dissonant with one the player s
 SILENT_BEATS = 1  # harmonize: the player silent this long, the voices end
 VOICES = 3  # harmonize: alto, tenor and bass under the player's melody
 PARALLEL = 0.05  # harmonize: weight of a voice moving in parallel fifths or octaves with the melody
-SCALE = True  # harmonize: voices in the scale of the key heard, not only the melody's pitch classes
 CANDIDATES = 4  # harmonize: voicings drawn for each melody note, the likeliest played (chosen on training chorales)
 
 
@@ -105,16 +104,17 @@ def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(
         ceiling = min(offs) if offs else PIANO_HIGH + 1
         may_end = [int(tokens.off[p]) for p in left if p < ceiling] if not ons else []
         if forced_on is not None:
-            # Offs until the model would go on: then the player's note, and the voices under it.
-            chance = probs[may_end]
-            rest = max(1e-12, 1.0 - chance.sum())
-            choice = _draw(np.append(chance, rest), hub)
-            score += np.log(max(chance[choice] if choice < len(may_end) else rest, 1e-12))
-            if choice < len(may_end):
-                feed(may_end[choice])
-                continue
-            feed(int(tokens.on[forced_on]))
-            on_below, forced_on = forced_on, None
+            # Offs until the model would go on: then the player's note (it takes all the rest of the
+            # probability), and the voices under it.
+            player_on = int(tokens.on[forced_on])
+            choice = np.zeros(len(probs))
+            choice[may_end] = probs[may_end]
+            choice[player_on] = max(1e-12, 1.0 - choice.sum())
+            token = sample(choice, hub.config.temperature, hub.config.top_k, hub.rng)
+            score += np.log(max(choice[token], 1e-12))
+            feed(token)
+            if token == player_on:
+                on_below, forced_on = forced_on, None
             continue
         limit = min([on_below] + ons)
         mask = tokens.is_on & (tokens.pitch < limit)
@@ -144,16 +144,6 @@ def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(
     if logp is not None:
         logp.append(float(score))
     return offs, ons
-
-
-def _draw(weights: np.ndarray, hub) -> int:
-    """An index drawn from ``weights`` at the configured temperature (0: the largest)."""
-    temperature = hub.config.temperature
-    if temperature <= 0 or weights.sum() <= 0:
-        return int(np.argmax(weights))
-    weights = weights ** (1.0 / temperature)
-    cumulative = np.cumsum(weights)
-    return int(min(np.searchsorted(cumulative, hub.rng.random() * cumulative[-1], side="right"), len(weights) - 1))
 
 
 class PolyBehaviour:
@@ -284,7 +274,7 @@ class Harmonize(PolyBehaviour):
         # voices end only where the model ends them.
         afresh = hub.clock.is_beat(step) or step - self.voiced >= hub.clock.steps_per_beat
         forced += [p for p in self.mine if p >= top or afresh]
-        clash = clash_weights([top]) * (hub.scale_weights() if SCALE else hub.key_weights())
+        clash = clash_weights([top]) * hub.scale_weights()  # the key's scale: the melody alone lacks chord tones
         before, old = self.melody, sorted(self.mine)
 
         def weights(ons):  # consonant with the melody, no parallels with it or with the voices written

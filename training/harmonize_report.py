@@ -20,7 +20,6 @@ import json
 from collections import Counter, defaultdict
 from typing import Sequence
 
-import mido
 import numpy as np
 
 from jamd.daemon import chords as chordlib
@@ -31,7 +30,7 @@ from jamd.daemon.errors import JamdError
 from jamd.daemon.model import load_model
 from jamd.daemon.offline import simulate
 from jamd.training import readers
-from jamd.training.poly_report import jamd_notes
+from jamd.training.playalong import played_notes, player_events
 
 TEMPO = 100.0
 LOOK = 0.1  # beats after the beat the chord is read: harmonize writes a moment after the melody note
@@ -129,11 +128,7 @@ def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1, split: s
             continue
         soprano = parts[0]
         first = min(n.start for n in soprano)
-        events = []
-        for n in soprano:
-            events.append(((n.start - first) * beat_s, 1, mido.Message("note_on", note=n.pitch, velocity=80)))
-            events.append(((n.start - first + n.duration) * beat_s - 1e-3, 0, mido.Message("note_off", note=n.pitch)))
-        events = [(t, m) for t, _, m in sorted(events, key=lambda e: (e[0], e[1]))]
+        events = player_events([Note(n.start - first, n.duration, n.pitch) for n in soprano], TEMPO)
         end = max(n.start + n.duration for n in soprano) - first
         beats = np.arange(0.0, end, 1.0)  # quarter-note beats from the first melody note (on a beat)
         bach_lines = [[(sounding(part, b + first + 1e-6) or [None])[-1] for b in beats] for part in parts]
@@ -144,7 +139,7 @@ def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1, split: s
                             seed=seed)
             engine = Engine(config, model, np.random.default_rng(seed))
             out = simulate(engine, events, (end + 1) * beat_s)
-            own = jamd_notes(out, config.channel - 1, TEMPO)
+            own = played_notes(out, config.channel - 1, TEMPO)
             lines: list[list[int | None]] = [[], [], [], []]
             for b in beats:
                 melody = sounding(soprano, b + first + 1e-6)

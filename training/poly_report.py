@@ -24,7 +24,6 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-import mido
 import numpy as np
 
 from jamd.daemon.config import Config
@@ -35,6 +34,7 @@ from jamd.daemon.model import load_model
 from jamd.daemon.offline import simulate
 from jamd.training import musicianship as mu
 from jamd.training import readers
+from jamd.training.playalong import played_notes, player_events
 
 STEPS_PER_BEAT = 4
 TARGETS = {"in_key": (">=", 0.90), "chords_3": ("±30% of real", None), "sounding": (">=", 1.8),
@@ -105,20 +105,6 @@ def random_in_key(notes: Sequence[Note], key: str, rng: np.random.Generator) -> 
     return out
 
 
-def jamd_notes(out, channel: int, bpm: float) -> list[Note]:
-    """jamd's notes (beats) from the engine's timed messages."""
-    beat, sounding, notes = 60.0 / bpm, {}, []
-    for when, msg in out:
-        if msg.type not in ("note_on", "note_off") or msg.channel != channel:
-            continue
-        if msg.type == "note_on" and msg.velocity > 0:
-            sounding[msg.note] = when
-        elif msg.note in sounding:
-            start = sounding.pop(msg.note)
-            notes.append(Note(start / beat, (when - start) / beat, msg.note))
-    return notes
-
-
 def audition_poly(models: Sequence[str], pieces: Sequence[str] | None = None, seeds: int = 3,
                   phrase_bars: int = 4, config: Config | None = None, limit: int = 40,
                   split: str = "validation") -> dict:
@@ -172,18 +158,14 @@ def audition_poly(models: Sequence[str], pieces: Sequence[str] | None = None, se
         _add(sides["real"], window_figures(real, *window, key))
         _add(sides["random"], window_figures(random_in_key(real, key, rng), *window, key))
         beat = 60.0 / config.tempo
-        events = []
-        for n in opening:
-            events.append((n.start * beat, 1, mido.Message("note_on", note=n.pitch, velocity=80)))
-            events.append(((n.start + n.duration) * beat - 1e-4, 0, mido.Message("note_off", note=n.pitch)))
-        events = [(t, m) for t, _, m in sorted(events, key=lambda e: (e[0], e[1]))]
+        events = player_events(opening, config.tempo)
         beats_per_bar = max(1, round(bar))
         for label, model in zip(labels, loaded):
             for seed in range(seeds):
                 engine = Engine(config.replace(beats_per_bar=beats_per_bar, seed=seed), model,
                                 np.random.default_rng(seed))
                 out = simulate(engine, events, (window[1] + 1) * beat)
-                own = jamd_notes(out, config.channel - 1, config.tempo)
+                own = played_notes(out, config.channel - 1, config.tempo)
                 _add(sides[label], window_figures(own, *window, key))
     figures = {side: {k: (round(h / n, 4) if n else None) for k, (h, n) in counts.items()}
                for side, counts in sides.items()}

@@ -38,14 +38,19 @@ def chord_tables(chords: Sequence[str], shifts: Sequence[int]) -> dict[int, np.n
     return {s: np.asarray([ids[chordlib.transpose(c, s)] for c in chords], np.int64) for s in shifts}
 
 
+def _next_token(vocab, song) -> Example:
+    """Input = the song's tokens but the last, each with its bar position; target = the token after each."""
+    ids = np.asarray(vocab.encode(song.tokens), np.int32)
+    return Example(song.name, ids[:-1], song.positions()[:-1], ids[1:])
+
+
 def melody_task(songs: Sequence, settings: TrainSettings) -> Task:
     """Next-token prediction on ``songs`` (``EncodedSong``, with bars)."""
     train, val = split_songs(songs, settings.val_fraction, settings.seed)
     vocab = _vocabulary(train, settings)
 
     def example(song) -> Example:
-        ids = np.asarray(vocab.encode(song.tokens), np.int32)
-        return Example(song.name, ids[:-1], song.positions()[:-1], ids[1:])
+        return _next_token(vocab, song)
 
     tables = _token_tables(vocab, settings.shifts if settings.augment else ())
     return Task("melody", vocab, vocab.tokens, [example(s) for s in train], [example(s) for s in val],
@@ -88,8 +93,7 @@ def poly_task(songs: Sequence, settings: TrainSettings) -> Task:
     vocab = PolyVocabulary.piano()
 
     def example(song) -> Example:
-        ids = np.asarray(vocab.encode(song.tokens), np.int32)
-        return Example(song.name, ids[:-1], song.positions()[:-1], ids[1:])
+        return _next_token(vocab, song)
 
     tables = poly_tables(vocab, settings.shifts if settings.augment else ())
     return Task("poly", vocab, vocab.tokens, [example(s) for s in train], [example(s) for s in val],
