@@ -1,6 +1,6 @@
 """jamd's pitch prediction on Essen `kinder` beside IDyOM's published figures.
 
-    .venv/bin/python bench/idyom_kinder.py [--quick] [--epochs N] [--workdir runs/idyom_kinder]
+    .venv/bin/python bench/idyom_kinder.py [--quick] [--epochs N] [--workdir runs/idyom_kinder] [--resume]
     .venv/bin/python bench/idyom_kinder.py --model runs/idyom_kinder/kinder_bench.onnx  # rescore, no training
 
 IDyOM (Pearce 2005, PhD thesis, Tables 6.4 and 6.6) predicts the pitch of every note of
@@ -126,7 +126,7 @@ def train_model(args, train, others):
         overrides["epochs"] = args.epochs
     settings = from_values(overrides)
     workdir = Path(args.workdir)
-    result = fit(melody_task(train, settings), settings, workdir, verbose=2)
+    result = fit(melody_task(train, settings), settings, workdir, verbose=2, resume=args.resume)
     val_songs, train_songs = result.task.val_songs, result.task.train_songs
     check = max(val_songs[:20], key=lambda s: len(s.tokens))
     onnx_path = workdir / "kinder_bench.onnx"
@@ -147,6 +147,8 @@ def main() -> None:
                         help="a few minutes: 600 training songs, LSTM-128, 3 epochs (figures are not the recipe's)")
     parser.add_argument("--model", help="score a model this script exported before instead of training one")
     parser.add_argument("--workdir", default="runs/idyom_kinder", help="checkpoints and the exported model")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on from the run in --workdir (its best weights, epochs and learning rate)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
 

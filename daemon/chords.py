@@ -100,6 +100,15 @@ def identify(pitches: Iterable[int]) -> str:
     return best
 
 
+def triad(chord: str) -> tuple[int, str] | None:
+    """(root pitch class, quality) of ``chord`` with sevenths counted as their triad; None for ``N``."""
+    parsed = parse(chord)
+    if parsed is None:
+        return None
+    root, quality = parsed
+    return root, {"7": "", "m7": "m"}.get(quality, quality)
+
+
 def voicing(chord: str) -> tuple[int, ...]:
     """MIDI pitches to play for ``chord``, low to high: bass root, then close position above."""
     parsed = parse(chord)

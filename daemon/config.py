@@ -67,7 +67,8 @@ class Config:
     channel: int = _opt(2, "MIDI channel jamd plays on", range=(1, 16), metavar="CH")
     input_channel: int = _opt(0, "only listen to this channel; 0 = all channels", range=(0, 16), metavar="CH")
     range: str = _opt("", "lowest and highest note jamd plays, as MIDI note numbers LOW-HIGH (e.g. 48-84, spanning "
-                      "at least an octave); jamd's notes outside it move by octaves into it; empty = no limit",
+                      "at least an octave); jamd's notes outside it move by octaves into it (a polyphonic model "
+                      "draws only notes inside it); empty = no limit",
                       metavar="LOW-HIGH")
     temperature: float = _opt(1.0, "sampling temperature; 0 = always the likeliest token", range=(0.0, 5.0),
                               metavar="T")

@@ -462,6 +462,15 @@ class Engine:
         weights[list(harmony.scale_of(*harmony.key_of(self.player.counts)))] = 1.0
         return np.tile(weights, 11)[:128]
 
+    def in_range(self) -> np.ndarray:
+        """128 flags: the pitches ``--range`` lets jamd strike (a poly model draws only those: folding
+        its notes by octaves afterwards would tear the texture it heard from what sounded)."""
+        bounds = pitch_range(self.config.range)
+        flags = np.ones(128, bool)
+        if bounds:
+            flags[:bounds[0]] = flags[bounds[1] + 1:] = False
+        return flags
+
     def clash_weights(self, sounding) -> np.ndarray:
         """128 per-pitch weights, lower for a pitch dissonant with one of ``sounding``, in the key heard."""
         return clash_weights(sounding) * self.key_weights()

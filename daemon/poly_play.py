@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from jamd.daemon import harmony
+from jamd.daemon import chords, harmony
 from jamd.daemon.model import sample
 from jamd.daemon.poly_encoding import OFF, ON, PIANO_HIGH, PIANO_LOW, STEP
 
@@ -33,7 +33,11 @@ CLASH = 0.15  # duet/harmonize: weight of a note dissonant with one the player s
 SILENT_BEATS = 1  # harmonize: the player silent this long, the voices end
 VOICES = 3  # harmonize: alto, tenor and bass under the player's melody
 PARALLEL = 0.05  # harmonize: weight of a voice moving in parallel fifths or octaves with the melody
-CANDIDATES = 4  # harmonize: voicings drawn for each melody note, the likeliest played (chosen on training chorales)
+ANSWER_TEMPERATURE = 0.65  # respond samples at this times the temperature: chords as dense as the music's (training pieces)
+CANDIDATES = 4  # harmonize: voicings drawn for each melody note, the best played (chosen on training chorales)
+PRIOR = 2.0  # harmonize: weight of log P(chord | melody degree) beside the model's log-probability
+PRIOR_SMOOTHING = 0.5  # added to every chord's count under a degree (36 triads: 12 roots x 3 qualities)
+NON_CHORD = 0.05  # harmonize: weight of a voice's pitch outside every chord the prior still expects
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,8 @@ class PolyTokens:
 
 def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(), forced_on: int | None = None,
             on_below: int = PIANO_HIGH + 1, weights=None, must_strike: bool = False,
-            parts: tuple[set[int], int] | None = None, logp: list | None = None) -> tuple[list[int], list[int]]:
+            parts: tuple[set[int], int] | None = None, logp: list | None = None,
+            temperature: float | None = None) -> tuple[list[int], list[int]]:
     """(offs, ons) of the step the model expects next, drawn on a copy of its state (left as it was).
 
     ``sounding``: the pitches the model has heard sounding. ``forced_offs`` (the player's, above
@@ -82,6 +87,7 @@ def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(
     notes sounding under ``forced_on`` (harmonize's alto, tenor and bass), the model choosing
     which to end, which to hold and which to strike. ``logp``: a list the log-probability of the
     drawn tokens (the model's, times ``weights``; the given ones left out) is appended to.
+    ``temperature``: instead of the configured one. Drawn onsets stay inside ``hub.in_range()``.
     """
     model, tokens = hub.model, hub.poly_tokens
     state, steps = model.get_state(), model.steps
@@ -89,6 +95,8 @@ def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(
     ons: list[int] = []
     left = set(sounding)
     score = 0.0
+    temperature = hub.config.temperature if temperature is None else temperature
+    allowed = hub.in_range()[np.maximum(tokens.pitch, 0)]  # per token: a pitch --range allows
 
     def feed(token: int) -> None:
         model.feed(token, *position)
@@ -110,14 +118,14 @@ def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(
             choice = np.zeros(len(probs))
             choice[may_end] = probs[may_end]
             choice[player_on] = max(1e-12, 1.0 - choice.sum())
-            token = sample(choice, hub.config.temperature, hub.config.top_k, hub.rng)
+            token = sample(choice, temperature, hub.config.top_k, hub.rng)
             score += np.log(max(choice[token], 1e-12))
             feed(token)
             if token == player_on:
                 on_below, forced_on = forced_on, None
             continue
         limit = min([on_below] + ons)
-        mask = tokens.is_on & (tokens.pitch < limit)
+        mask = tokens.is_on & (tokens.pitch < limit) & allowed
         for pitch in left:
             mask[tokens.on[pitch]] = False
         mask[may_end] = True
@@ -129,12 +137,16 @@ def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(
                 if voices >= parts[1]:
                     mask[tokens.is_on] = False
         probs = np.where(mask, probs, 0.0)
-        if weights is not None:
+        if weights is not None:  # which notes, not whether to strike one: the onsets keep their share
             table = weights(ons) if callable(weights) else weights
+            share = probs[tokens.is_on].sum()
             probs[tokens.is_on] *= table[tokens.pitch[tokens.is_on]]
+            weighed = probs[tokens.is_on].sum()
+            if weighed > 0:
+                probs[tokens.is_on] *= share / weighed
         if probs.sum() <= 0:
             break
-        token = sample(probs, hub.config.temperature, hub.config.top_k, hub.rng)
+        token = sample(probs, temperature, hub.config.top_k, hub.rng)
         score += np.log(max(probs[token], 1e-12))  # the model's, times the weights' preference
         if token == tokens.step:
             break
@@ -222,7 +234,7 @@ class PolyRespond(PolyBehaviour):
 
     def _next(self, step: int, hub) -> Move | None:
         offs, ons = imagine(hub, hub.texture, hub.position(step), must_strike=step == self.start,
-                            weights=hub.key_weights())
+                            weights=hub.key_weights(), temperature=ANSWER_TEMPERATURE * hub.config.temperature)
         move = Move(tuple(p for p in offs if p in self.mine), tuple(ons))
         return self.played(move) if move.offs or move.ons else None
 
@@ -277,18 +289,25 @@ class Harmonize(PolyBehaviour):
         clash = clash_weights([top]) * hub.scale_weights()  # the key's scale: the melody alone lacks chord tones
         before, old = self.melody, sorted(self.mine)
 
+        # The chords the chorales put under this degree of the key (the sidecar's ``degree_chords``).
+        prior = ChordPrior(hub.model.sidecar.extra.get("degree_chords"), hub.player, top)
+        held = sorted(self.mine - set(forced))
+
         def weights(ons):  # consonant with the melody, no parallels with it or with the voices written
             lines = [(before, top)] + [(_nearest(old, q), q) for q in ons if q != top]
-            return clash * parallel_weights(lines, old)
+            return clash * parallel_weights(lines, old) * prior.weights(held + list(ons))
 
-        # The likeliest of a few drawn voicings: chorale style is the common chord, well led.
+        # The best of a few drawn voicings: no parallels with the last chord where one avoids them,
+        # then the likeliest by the model and the prior.
         drawn = []
         for _ in range(CANDIDATES):
             score: list[float] = []
-            found = imagine(hub, hub.texture, hub.position(step), forced_offs=forced, forced_on=top,
-                            weights=weights, parts=(self.mine, VOICES), logp=score)
-            drawn.append((score[0], found))
-        offs, ons = max(drawn, key=lambda d: d[0])[1]
+            offs, ons = imagine(hub, hub.texture, hub.position(step), forced_offs=forced, forced_on=top,
+                                weights=weights, parts=(self.mine, VOICES), logp=score)
+            after = sorted((self.mine - set(offs)) | {p for p in ons if p < top}) + [top]
+            moves = parallel_moves(old + [before], after) if before is not None else 0
+            drawn.append((moves, -score[0] - PRIOR * prior.log_p(after), (offs, ons)))
+        offs, ons = min(drawn, key=lambda d: d[:2])[2]
         self.melody = top
         if afresh:
             self.voiced = step
@@ -302,6 +321,63 @@ class Harmonize(PolyBehaviour):
 
 def _nearest(pitches, pitch: int) -> int | None:
     return min(pitches, key=lambda p: abs(p - pitch)) if pitches else None
+
+
+_QUALITIES = ("", "m", "dim")
+# _TRIADS[i]: 12 pitch-class flags of triad i = 3 * root + quality index.
+_TRIADS = np.asarray([[(pc - root) % 12 in chords.QUALITIES[q] for pc in range(12)]
+                      for root in range(12) for q in _QUALITIES], float)
+
+
+class ChordPrior:
+    """How often the chorales put each triad under the melody note's scale degree in the key heard
+    (a poly sidecar's ``degree_chords``: per mode and degree, counts of chords, root relative to the
+    tonic), as a score for a drawn voicing and as weights that steer the drawing of its voices
+    toward the tones of the likely chords. Neutral without a table or before the player's first note."""
+
+    def __init__(self, table: dict | None, player, melody: int) -> None:
+        self.probs = None
+        if not table or not table.get("chorales") or not player.notes:
+            return
+        tonic, minor = harmony.key_of(player.counts)
+        counts = table["minor" if minor else "major"].get(str((melody - tonic) % 12), {})
+        probs = np.full(len(_TRIADS), PRIOR_SMOOTHING)
+        for name, count in counts.items():
+            quality = name.lstrip("0123456789")
+            probs[3 * ((int(name[:len(name) - len(quality)]) + tonic) % 12) + _QUALITIES.index(quality)] += count
+        self.probs = probs / probs.sum()
+
+    def log_p(self, pitches) -> float:
+        if self.probs is None:
+            return 0.0
+        found = chords.triad(chords.identify(pitches))
+        if found is None or found[1] not in _QUALITIES:
+            return float(np.log(PRIOR_SMOOTHING / len(_TRIADS)))
+        return float(np.log(self.probs[3 * found[0] + _QUALITIES.index(found[1])]))
+
+    def weights(self, pitches) -> np.ndarray:
+        """128 weights: the chance a pitch's class is in the chord, given the chord holds ``pitches``."""
+        if self.probs is None:
+            return np.ones(128)
+        posterior = self.probs * _TRIADS[:, sorted({p % 12 for p in pitches})].all(axis=1)
+        if posterior.sum() <= 0:
+            return np.ones(128)
+        inside = posterior @ _TRIADS / posterior.sum()
+        return np.tile(np.maximum(inside, NON_CHORD), 11)[:128]
+
+
+def parallel_moves(before, after) -> int:
+    """Parallel fifths and octaves from chord ``before`` to ``after`` (pitches, voices paired high
+    to low; None for a voice not sounding): two voices a fifth or an octave apart (or compound)
+    in both, both moving the same way."""
+    a, b = sorted((p for p in before if p is not None), reverse=True), sorted(after, reverse=True)
+    count = 0
+    for i in range(min(len(a), len(b))):
+        for j in range(i + 1, min(len(a), len(b))):
+            was, now = (a[i] - a[j]) % 12, (b[i] - b[j]) % 12
+            up, down = b[i] - a[i], b[j] - a[j]
+            count += was == now and was in (0, 7) and up != 0 and down != 0 and (up > 0) == (down > 0)
+    return count
 
 
 def parallel_weights(lines, old) -> np.ndarray:

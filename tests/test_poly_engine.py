@@ -143,3 +143,17 @@ def test_a_melody_note_struck_late_in_its_step_gets_its_voices_as_it_comes(piano
     for start, _, pitch in melody:
         voices = {n for _, n in _sounding(out, start + 0.005)}
         assert len(voices) == 3 and max(voices) < pitch, f"{pitch} at {start:.3f} s: voices {sorted(voices)}"
+
+
+@pytest.mark.parametrize("mode", ["respond", "harmonize"])
+def test_range_keeps_every_note_jamd_strikes_inside_it(piano, mode):
+    _, parts = chorale_parts()
+    opening = [(s, min(e, 4 * BAR - 0.02), p) for s, e, p in parts if s < 4 * BAR - 0.01]
+    soprano, _ = chorale_parts()
+    played = opening if mode == "respond" else [n for n in soprano if n[0] < 4 * BAR]
+    engine = make_engine(piano, seed=1, mode=mode, answer_bars=2, range="55-72")
+    out = run(engine, note_events(played), until=8 * BAR, silence=True)
+    assert_hygienic(out)
+    struck = [m.note for _, m in note_ons(out, JAMD)]
+    assert struck, f"{mode}: jamd played nothing inside 55-72"
+    assert all(55 <= n <= 72 for n in struck), f"{mode}: notes outside --range 55-72: {sorted(set(struck))}"

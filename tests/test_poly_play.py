@@ -25,6 +25,7 @@ class FixedModel:
         self.probs[VOCAB.id(STEP)] = end
         self.fed: list[str] = []
         self.steps = 0
+        self.sidecar = type("Sidecar", (), {"extra": {}})()  # no ``degree_chords``: the model alone
 
     def feed(self, token, bar_step=0, bar_steps=0):
         self.fed.append(VOCAB.tokens[token])
@@ -68,6 +69,9 @@ class Hub:
 
     def clash_weights(self, sounding):
         return np.ones(128)
+
+    def in_range(self):
+        return np.ones(128, bool)
 
     def player_keys(self):
         return set(self.keys)
@@ -158,3 +162,40 @@ def test_harmonize_steers_voices_away_from_parallel_fifths_and_octaves_with_the_
     assert weights[50] == PARALLEL, "C3 -> D3 under G4 -> A4 is parallel fifths"
     assert weights[53] == 1.0 and weights[55] == 1.0, "contrary motion and a held voice are fine"
     assert (parallel_weights([(67, 67)], [55]) == 1.0).all(), "a melody that stays moves nothing in parallel"
+
+
+def test_harmonize_voices_the_chord_the_chorales_put_under_the_melody_degree():
+    from jamd.daemon import chords
+
+    def chords_written(table):
+        model = FixedModel(end=0.3)
+        model.sidecar.extra = {"degree_chords": table} if table else {}
+        found = []
+        for seed in range(30):
+            hub = Hub(model, seed)
+            for pitch in (60, 64, 67, 72, 71, 67, 65, 64, 62, 60):  # C major heard
+                hub.player.hear(5, {pitch}, set())
+            harmonize = Harmonize()
+            harmonize.listening = 0
+            move = harmonize.hear({72}, hub)  # C5: degree 0
+            found.append(chords.triad(chords.identify(list(move.ons) + [72])))
+        return found
+
+    # Under the tonic, Bach's chorales write I, then vi, then IV (relative roots 0, 9, 5).
+    table = {"major": {"0": {"0": 60, "9m": 25, "5": 15}}, "minor": {}, "chorales": 1}
+    steered = chords_written(table)
+    alone = chords_written(None)
+    tonic = sum(c == (0, "") for c in steered)
+    assert tonic >= 8, f"the table's commonest chord, C, voiced {tonic} times of 30: {steered}"
+    assert tonic > 2 * sum(c == (0, "") for c in alone), "the prior did not change what the voices write"
+    assert sum(c in {(0, ""), (9, "m"), (5, "")} for c in steered) >= 25, steered
+
+
+def test_parallel_moves_counts_fifths_and_octaves_moving_together():
+    from jamd.daemon.poly_play import parallel_moves
+
+    assert parallel_moves([67, 60, 48], [69, 62, 50]) == 3, "C-G over C moving up a step: 5th, 8ve, 12th"
+    assert parallel_moves([67, 60], [67, 62]) == 0, "a held melody note is not a parallel"
+    assert parallel_moves([67, 55], [69, 53]) == 0, "octaves by contrary motion are fine"
+    assert parallel_moves([72, 64], [74, 65]) == 0, "a third moving to a sixth is not a fifth"
+    assert parallel_moves([None, 60, 53], [62, 55]) == 1, "voices pair high to low, a silent one left out"

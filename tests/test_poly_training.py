@@ -55,12 +55,17 @@ def test_a_tiny_poly_model_trains_exports_and_harmonizes_in_the_daemon(tmp_path,
 
     monkeypatch.setenv("JAMD_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "tinypoly.onnx"
-    code = cli.main(["fit", "--kind", "poly", *PIECES, "-o", str(out), "--workdir", str(tmp_path / "run"),
-                     "--epochs", "1", "--units", "16", "--embedding", "8", "--val-fraction", "0.3"])
+    code = cli.main(["fit", "--kind", "poly", "music21:bach/bwv66.6", *PIECES[1:], "-o", str(out), "--workdir", str(tmp_path / "run"),
+                     "--epochs", "1", "--units", "16", "--embedding", "8", "--val-fraction", "0.3", "--seed", "2"])
     assert code == 0
     model = load_model(out)
     assert model.sidecar.kind == "poly" and model.sidecar.step_token == "step"
     assert model.vocab.tokens[:2] == ("start", "step") and len(model.vocab) == 178
+    prior = model.sidecar.extra["degree_chords"]  # harmonize's: the training chorales' chords per degree
+    assert model.sidecar.training["validation_songs"] == [PIECES[3]], "seed 2 holds out the jig"
+    assert prior["chorales"] == 1, "the prior counts the chorale trained on"
+    minor_beats = sum(sum(c.values()) for c in prior["minor"].values())  # bwv66.6 is in F# minor
+    assert minor_beats > 30 and not prior["major"], prior
     engine = Engine(Config(mode="harmonize", tempo=120.0, beats_per_bar=4), model, np.random.default_rng(0))
     melody = [(i * 0.5, i * 0.5 + 0.45, p) for i, p in enumerate([67, 69, 71, 72, 71, 69, 67, 67])]
     events = sorted([(s, mido.Message("note_on", note=p, velocity=80)) for s, _, p in melody]

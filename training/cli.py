@@ -134,6 +134,11 @@ def fit_command(args: argparse.Namespace) -> int:
 
         more, extra = held_out(result)
         metrics.update(more)
+    if settings.kind == "poly":  # harmonize's prior: the chords the training chorales put under each degree
+        from jamd.training.harmonize_report import degree_chords
+
+        extra = {"degree_chords": degree_chords([s.name for s in result.task.train_songs
+                                                  if s.name.startswith("music21:bach/")])}
     check = max(result.task.val_songs[:20], key=lambda s: len(s.tokens))  # a long one: drift shows over time
     sidecar = export(
         result.model, result.config, result.task.vocab, check.tokens, output, check.positions(),

@@ -10,8 +10,8 @@ and compared with the chord of Bach's four parts on that beat. Printed:
 - ``rule``: the same for a rule baseline, the chord Bach's training chorales most often put
   under the melody's scale degree (degree -> chord relative to the key, major and minor apart);
 - ``parallels``: parallel fifths and octaves (two voices a fifth or an octave apart on two
-  beats running, both moving the same way) per 100 beats, jamd's voices with the melody
-  (ranked high to low) and Bach's four parts.
+  beats running, both moving the same way; ``poly_play.parallel_moves``, voices paired high to
+  low) per 100 beats, jamd's voices with the melody and Bach's four parts.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from jamd.daemon.engine import Engine
 from jamd.daemon.errors import JamdError
 from jamd.daemon.model import load_model
 from jamd.daemon.offline import simulate
+from jamd.daemon.poly_play import parallel_moves
 from jamd.training import readers
 from jamd.training.playalong import played_notes, player_events
 
@@ -38,14 +39,12 @@ LOOK = 0.1  # beats after the beat the chord is read: harmonize writes a moment 
 
 def chorale(name: str):
     """(parts as Note lists, key tonic pc, minor?, beats per bar) of a chorale, through music21."""
-    from music21 import converter
-
     from jamd.training.sources import resolve
 
     path = resolve(name)[0][0]
     counter = readers.ReadResult()
     with readers.silenced(counter):
-        score = converter.parse(path, forceSource=True, storePickle=False)
+        score = readers.parse_score(path)
         parts = [readers.score_notes(p) for p in score.parts]
         key = readers.score_key(score) or readers.analyse_key([n for p in parts for n in p])
         bar = float(score.parts[0].getElementsByClass("Measure")[-1].barDuration.quarterLength)
@@ -53,55 +52,54 @@ def chorale(name: str):
     return parts, tonic, mode == "minor", bar
 
 
-def triad(symbol: str) -> tuple[int, str] | None:
-    parsed = chordlib.parse(symbol)
-    if parsed is None:
-        return None
-    root, quality = parsed
-    return root, {"7": "", "m7": "m"}.get(quality, quality)
-
-
 def sounding(notes: Sequence[Note], at: float) -> list[int]:
     return sorted(n.pitch for n in notes if n.start <= at < n.start + n.duration)
 
 
-def parallels(voices: list[list[int | None]]) -> int:
-    """Parallel fifths/octaves between voice lines (each a pitch or None per beat)."""
-    count = 0
-    for i in range(len(voices)):
-        for j in range(i + 1, len(voices)):
-            a, b = voices[i], voices[j]
-            for t in range(len(a) - 1):
-                if None in (a[t], b[t], a[t + 1], b[t + 1]):
-                    continue
-                before, after = (a[t] - b[t]) % 12, (a[t + 1] - b[t + 1]) % 12
-                ma, mb = a[t + 1] - a[t], b[t + 1] - b[t]
-                if before == after and before in (0, 7) and ma and mb and (ma > 0) == (mb > 0):
-                    count += 1
-    return count
+def parallels(chords: list[list[int]]) -> int:
+    """Parallel fifths/octaves over a run of chords (the pitches sounding on each beat)."""
+    return sum(parallel_moves(a, b) for a, b in zip(chords, chords[1:]) if a and b)
 
 
-def rule_table(names: Sequence[str]) -> dict:
-    """(minor, melody degree) -> the commonest (root relative to the tonic, quality) under it in ``names``."""
-    counts: dict = defaultdict(Counter)
+def degree_chords(names: Sequence[str]) -> dict:
+    """How often Bach's chorales ``names`` put each chord under each melody scale degree, beat by
+    beat: ``{"major"|"minor": {degree: {"<root relative to the tonic><quality>": count}}, "chorales": n}``
+    (qualities as ``chords.triad`` folds them). Harmonize's prior (a poly sidecar's ``degree_chords``)
+    and, its commonest entries, the rule baseline."""
+    table: dict = {"major": defaultdict(Counter), "minor": defaultdict(Counter)}
+    read = 0
     for name in names:
         try:
             parts, tonic, minor, _ = chorale(name)
-        except Exception:  # noqa: BLE001 -- a chorale music21 cannot read is left out of the rule
+        except Exception:  # noqa: BLE001 -- a chorale music21 cannot read is left out
             continue
         if len(parts) != 4:
             continue
+        read += 1
         end = max(n.start + n.duration for n in parts[0])
         for beat in np.arange(0, end, 1.0):
             melody = sounding(parts[0], beat + 1e-6)
-            chord = triad(chordlib.identify([p for part in parts for p in sounding(part, beat + 1e-6)]))
+            chord = chordlib.triad(chordlib.identify([p for part in parts for p in sounding(part, beat + 1e-6)]))
             if melody and chord:
-                counts[(minor, (melody[-1] - tonic) % 12)][((chord[0] - tonic) % 12, chord[1])] += 1
-    return {k: c.most_common(1)[0][0] for k, c in counts.items()}
+                degree = str((melody[-1] - tonic) % 12)
+                table["minor" if minor else "major"][degree][f"{(chord[0] - tonic) % 12}{chord[1]}"] += 1
+    return {mode: {d: dict(c) for d, c in sorted(t.items(), key=lambda kv: int(kv[0]))}
+            for mode, t in table.items()} | {"chorales": read}
+
+
+def rule_table(degree_table: dict) -> dict:
+    """(minor, melody degree) -> the commonest (root relative to the tonic, quality) under it."""
+    rules = {}
+    for mode in ("major", "minor"):
+        for degree, counts in degree_table[mode].items():
+            best = max(counts, key=counts.get)
+            quality = best.lstrip("0123456789")
+            rules[(mode == "minor", int(degree))] = (int(best[:len(best) - len(quality)]), quality)
+    return rules
 
 
 def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1, split: str = "validation",
-                       candidates: int | None = None) -> dict:
+                       candidates: int | None = None, prior: float | None = None) -> dict:
     """The report on ``limit`` chorales of the model's ``split`` ("validation": held out; "train":
     chorales it trained on, for choosing settings without touching the held-out ones)."""
     from jamd.daemon import poly_play
@@ -117,9 +115,15 @@ def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1, split: s
     held = [n for n in pool if n.startswith("music21:bach/")][:limit]
     if not held:
         raise JamdError(f"{model_ref}: its sidecar lists no {split} chorales (music21:bach/...)")
-    rules = rule_table([n for n in trained if n not in held])
+    # Harmonize's prior and the rule baseline, from the training chorales not auditioned (on the
+    # held-out split: all of them, as the sidecar's own ``degree_chords``).
+    table = degree_chords([n for n in trained if n.startswith("music21:bach/") and n not in held])
+    rules = rule_table(table)
+    model.sidecar.extra["degree_chords"] = table
     if candidates is not None:
         poly_play.CANDIDATES = candidates
+    if prior is not None:
+        poly_play.PRIOR = prior
     totals = Counter()
     beat_s = 60.0 / TEMPO
     for name in held:
@@ -131,8 +135,8 @@ def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1, split: s
         events = player_events([Note(n.start - first, n.duration, n.pitch) for n in soprano], TEMPO)
         end = max(n.start + n.duration for n in soprano) - first
         beats = np.arange(0.0, end, 1.0)  # quarter-note beats from the first melody note (on a beat)
-        bach_lines = [[(sounding(part, b + first + 1e-6) or [None])[-1] for b in beats] for part in parts]
-        totals["bach_parallels"] += parallels(bach_lines)
+        bach_chords = [[p for part in parts for p in sounding(part, b + first + 1e-6)[-1:]] for b in beats]
+        totals["bach_parallels"] += parallels(bach_chords)
         totals["bach_beats"] += len(beats)
         for seed in range(seeds):
             config = Config(mode="harmonize", tempo=TEMPO, beats_per_bar=max(1, round(bar)), infer_bar=False,
@@ -140,26 +144,24 @@ def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1, split: s
             engine = Engine(config, model, np.random.default_rng(seed))
             out = simulate(engine, events, (end + 1) * beat_s)
             own = played_notes(out, config.channel - 1, TEMPO)
-            lines: list[list[int | None]] = [[], [], [], []]
+            played: list[list[int]] = []
             for b in beats:
                 melody = sounding(soprano, b + first + 1e-6)
-                bach = triad(chordlib.identify([p for part in parts for p in sounding(part, b + first + 1e-6)]))
+                bach = chordlib.triad(chordlib.identify([p for part in parts for p in sounding(part, b + first + 1e-6)]))
                 voices = sounding(own, b + LOOK)
-                mine = triad(chordlib.identify(voices + melody))
+                mine = chordlib.triad(chordlib.identify(voices + melody))
                 totals["beats"] += 1
                 totals["agree"] += mine is not None and mine == bach
                 if melody:
                     rule = rules.get((minor, (melody[-1] - tonic) % 12))
                     guess = ((rule[0] + tonic) % 12, rule[1]) if rule else None
                     totals["rule_agree"] += guess == bach
-                ranked = sorted(voices + melody, reverse=True)[:4]
-                for i in range(4):
-                    lines[i].append(ranked[i] if i < len(ranked) else None)
+                played.append(sorted(voices + melody, reverse=True)[:4])
                 totals["voices"] += len(voices)
-            totals["parallels"] += parallels(lines)
+            totals["parallels"] += parallels(played)
         totals["chorales"] += 1
     beats = max(1, totals["beats"])
-    return {"model": model.name, "split": split, "candidates": poly_play.CANDIDATES,
+    return {"model": model.name, "split": split, "candidates": poly_play.CANDIDATES, "prior": poly_play.PRIOR,
             "chorales": totals["chorales"], "seeds": seeds, "beats": totals["beats"],
             "agreement": round(totals["agree"] / beats, 4),
             "rule": round(totals["rule_agree"] / beats, 4),
@@ -178,6 +180,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--split", choices=("validation", "train"), default="validation",
                    help="held-out chorales (default), or chorales the model trained on, to choose settings by")
     p.add_argument("--candidates", type=int, help="voicings drawn per melody note (default: the daemon's)")
+    p.add_argument("--prior", type=float, help="weight of the chorales' degree->chord counts beside the model "
+                   "(default: the daemon's; 0 = the model alone)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=command)
 
@@ -187,7 +191,7 @@ def command(args) -> int:
 
     values = merged(args)
     report = audition_harmonize(values["model"], values.get("limit", 40), values.get("seeds", 1),
-                                values.get("split", "validation"), values.get("candidates"))
+                                values.get("split", "validation"), values.get("candidates"), values.get("prior"))
     if values.get("json"):
         print(json.dumps(report, indent=1))
     else:

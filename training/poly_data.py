@@ -114,12 +114,10 @@ def _read(task: tuple) -> tuple[list, list, int]:
 
 def _read_parts(path: Path):
     """``readers.read_file`` for a score, and how many parts it has."""
-    from music21 import converter
-
     result = readers.ReadResult()
     with readers.silenced(result):
         try:
-            score = converter.parse(path, forceSource=True, storePickle=False)
+            score = readers.parse_score(path)
             parts = len(score.parts)
             result.songs.append(("", readers.score_notes(score), readers.score_key(score),
                                  readers._metre_or_error(score)))

@@ -205,15 +205,21 @@ def _metre_or_error(score) -> Metre | MetreError:
         return MetreError(f"music21 could not read the measures ({type(e).__name__}: {str(e)[:80]})")
 
 
-def read_score_file(path: Path) -> tuple[list[Note], str | None, Metre]:
-    """Notes, key and bars of a kern/MusicXML file (one song) through music21."""
+def parse_score(path):
+    """A music21 score of ``path`` (an Opus: its first score)."""
     from music21 import converter
 
     # forceSource/storePickle: music21 would otherwise pickle every parsed file into its
     # scratch directory, thousands of files we never read back (we cache tokens instead).
     score = converter.parse(path, forceSource=True, storePickle=False)
-    if hasattr(score, "scores") and len(score.scores) > 0:  # an Opus: use its first score
+    if hasattr(score, "scores") and len(score.scores) > 0:
         score = score.scores[0]
+    return score
+
+
+def read_score_file(path: Path) -> tuple[list[Note], str | None, Metre]:
+    """Notes, key and bars of a kern/MusicXML file (one song) through music21."""
+    score = parse_score(path)
     return score_notes(score), score_key(score), _metre_or_error(score)
 
 

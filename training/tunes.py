@@ -159,7 +159,7 @@ def candidates(sources: Sequence[str], pairs: bool) -> list[tuple[str, Callable[
                 found.append((prefix, lambda n=prefix, p=path: _midi_tune(n, p)))
             else:
                 found.append((prefix, lambda n=prefix, p=path: _music21_tune(
-                    n, lambda: converter.parse(p, forceSource=True, storePickle=False))))
+                    n, lambda: readers.parse_score(p))))
     return found
 
 
@@ -218,7 +218,7 @@ def chorales(count: int, paths: Sequence[Path] | None = None) -> list[tuple[Tune
     """(soprano as a Tune, alto notes) of the first ``count`` four-part Bach chorales of ``paths``
     (default: music21's bundled ``bach`` corpus, sorted) that read cleanly with one metre: the
     real music for two voices sounding together."""
-    from music21 import converter, corpus
+    from music21 import corpus
 
     found = []
     for path in paths if paths is not None else sorted(corpus.getComposer("bach")):
@@ -227,7 +227,7 @@ def chorales(count: int, paths: Sequence[Path] | None = None) -> list[tuple[Tune
         counter = readers.ReadResult()
         with readers.silenced(counter):
             try:
-                score = converter.parse(path, forceSource=True, storePickle=False)
+                score = readers.parse_score(path)
                 if len(score.parts) != 4:
                     continue
                 found_metre, pad = score_metre(score)
