@@ -70,6 +70,8 @@ class Config:
                       "at least an octave); jamd's notes outside it move by octaves into it (a polyphonic model "
                       "draws only notes inside it); empty = no limit",
                       metavar="LOW-HIGH")
+    key: str = _opt("", "the key you play in, e.g. G, Bb or F#m (m = minor), for the scale and chords jamd chooses "
+                    "in harmonize and respond's last note; empty = the key jamd hears in your notes", metavar="KEY")
     temperature: float = _opt(1.0, "sampling temperature; 0 = always the likeliest token", range=(0.0, 5.0),
                               metavar="T")
     top_k: int = _opt(0, "sample only among the k likeliest tokens; 0 = all", range=(0, 10000), metavar="K")
@@ -189,7 +191,21 @@ def _checked(f: dataclasses.Field, value: Any) -> Any:
     if f.name == "range" and value and pitch_range(value) is None:
         raise JamdError(f"setting 'range' = {value!r} is invalid: expected LOW-HIGH, MIDI notes 0-127 "
                         "spanning at least an octave, e.g. 48-84")
+    if f.name == "key" and value and key_name(value) is None:
+        raise JamdError(f"setting 'key' = {value!r} is invalid: expected a tonic A-G with # or b, and m for "
+                        "minor, e.g. G, Bb, F#m")
     return value
+
+
+def key_name(text: str) -> tuple[int, bool] | None:
+    """(tonic pitch class, minor?) of a key written like ``G``, ``Bb``, ``F#m``; None if malformed."""
+    text = text.strip()
+    minor = text.endswith("m")
+    tonic = text[:-1] if minor else text
+    letters = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+    if not tonic or tonic[0].upper() not in letters or tonic[1:] not in ("", "#", "b"):
+        return None
+    return (letters[tonic[0].upper()] + {"": 0, "#": 1, "b": -1}[tonic[1:]]) % 12, minor
 
 
 def pitch_range(text: str) -> tuple[int, int] | None:

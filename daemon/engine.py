@@ -24,7 +24,7 @@ import numpy as np
 from jamd.daemon.blend import ShortTerm
 from jamd.daemon.clock import Clock
 from jamd.daemon import controls
-from jamd.daemon.config import Config, pitch_range
+from jamd.daemon.config import Config, key_name, pitch_range
 from jamd.daemon.encoding import HOLD_ID, REST_ID, START_ID
 from jamd.daemon.errors import JamdError
 from jamd.daemon import harmony
@@ -452,14 +452,19 @@ class Engine:
         """128 per-pitch weights: the key heard (``Player.key_weights``) spread over the octaves."""
         return np.tile(self.player.key_weights(), 11)[:128]
 
+    def key(self) -> tuple[int, bool]:
+        """(tonic pitch class, minor?): the configured ``key``, else the one heard in the player's notes
+        (Krumhansl-Kessler, recent notes weighing more)."""
+        return key_name(self.config.key) if self.config.key else harmony.key_of(self.player.counts)
+
     def scale_weights(self) -> np.ndarray:
-        """128 per-pitch weights: 1 in the scale of the key heard (Krumhansl-Kessler on the player's
-        pitch classes), ``OUT_OF_KEY`` elsewhere; all 1 before the player's first note. A melody
-        alone leaves out pitch classes its chords need: the scale does not."""
-        if not self.player.notes:
+        """128 per-pitch weights: 1 in the scale of ``key()``, ``OUT_OF_KEY`` elsewhere; all 1 before
+        the player's first note when no key is configured. A melody alone leaves out pitch classes
+        its chords need: the scale does not."""
+        if not (self.player.notes or self.config.key):
             return np.ones(128)
         weights = np.full(12, OUT_OF_KEY)
-        weights[list(harmony.scale_of(*harmony.key_of(self.player.counts)))] = 1.0
+        weights[list(harmony.scale_of(*self.key()))] = 1.0
         return np.tile(weights, 11)[:128]
 
     def in_range(self) -> np.ndarray:

@@ -184,7 +184,7 @@ class Respond(Behaviour):
         if step == self.start:
             probs = pitches_only(probs)  # an answer begins with a note
         if step == self.cadence:
-            tonic, minor = harmony.key_of(hub.player.counts)
+            tonic, minor = hub.key()
             triad = np.full(12, 1e-3)
             triad[list(harmony.tonic_triad(tonic, minor))] = 1.0
             probs = palette.weigh(pitches_only(probs), triad)

@@ -290,7 +290,7 @@ class Harmonize(PolyBehaviour):
         before, old = self.melody, sorted(self.mine)
 
         # The chords the chorales put under this degree of the key (the sidecar's ``degree_chords``).
-        prior = ChordPrior(hub.model.sidecar.extra.get("degree_chords"), hub.player, top)
+        prior = ChordPrior(hub.model.sidecar.extra.get("degree_chords"), hub, top)
         held = sorted(self.mine - set(forced))
 
         def weights(ons):  # consonant with the melody, no parallels with it or with the voices written
@@ -333,13 +333,14 @@ class ChordPrior:
     """How often the chorales put each triad under the melody note's scale degree in the key heard
     (a poly sidecar's ``degree_chords``: per mode and degree, counts of chords, root relative to the
     tonic), as a score for a drawn voicing and as weights that steer the drawing of its voices
-    toward the tones of the likely chords. Neutral without a table or before the player's first note."""
+    toward the tones of the likely chords (the key: ``hub.key()``). Neutral without a table, and
+    before the player's first note unless the key is configured."""
 
-    def __init__(self, table: dict | None, player, melody: int) -> None:
+    def __init__(self, table: dict | None, hub, melody: int) -> None:
         self.probs = None
-        if not table or not table.get("chorales") or not player.notes:
+        if not table or not table.get("chorales") or not (hub.player.notes or hub.config.key):
             return
-        tonic, minor = harmony.key_of(player.counts)
+        tonic, minor = hub.key()
         counts = table["minor" if minor else "major"].get(str((melody - tonic) % 12), {})
         probs = np.full(len(_TRIADS), PRIOR_SMOOTHING)
         for name, count in counts.items():

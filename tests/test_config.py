@@ -49,6 +49,7 @@ def test_toml_file_then_overrides(tmp_path):
         ("channel = true\n", ["'channel'", "True"]),
         ('tempo = "fast"\n', ["'tempo'", "'fast'", "20.0 to 300.0"]),
         ("tempo = \n", ["jamd.toml", "not valid TOML"]),
+        ('key = "H"\n', ["'key'", "'H'", "F#m"]),
     ],
 )
 def test_bad_setting_names_file_key_value_and_allowed_range(tmp_path, text, words):
@@ -124,3 +125,11 @@ def test_help_gives_the_default_jamd_actually_uses():
                                    text=True, check=True).stdout.split())
     virtual = text.split("--virtual, --no-virtual")[1].split("--channel")[0]
     assert "default False" not in virtual and "on when neither --input nor --output is named" in virtual
+
+
+def test_a_key_is_read_as_a_musician_writes_it():
+    from jamd.daemon.config import key_name
+
+    assert [key_name(k) for k in ("G", "Bb", "F#m", "c", "Ebm")] == [(7, False), (10, False), (6, True), (0, False),
+                                                                      (3, True)]
+    assert key_name("H") is None and key_name("Gx") is None and key_name("m") is None

@@ -45,6 +45,9 @@ class Hub:
     def look_ahead(self, steps):
         return [self.now.copy()] + [self.later.copy() for _ in range(steps - 1)]
 
+    def key(self):
+        return key_of(self.player.counts)
+
 
 def drive(hub, behaviour, notes, until):
     """Play ``notes`` (start step, length in steps, pitch) into ``behaviour``; what it sounds, by step."""

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from jamd.daemon.config import Config
+from jamd.daemon import harmony
+from jamd.daemon.config import Config, key_name
 from jamd.daemon.modes import Player
 from jamd.daemon.poly_encoding import STEP, PolyVocabulary, off_token, on_token, token_pitch
 from jamd.daemon.poly_play import Harmonize, PolyDuet, PolyRespond, PolyTokens, imagine
@@ -72,6 +73,9 @@ class Hub:
 
     def in_range(self):
         return np.ones(128, bool)
+
+    def key(self):
+        return key_name(self.config.key) if self.config.key else harmony.key_of(self.player.counts)
 
     def player_keys(self):
         return set(self.keys)
@@ -199,3 +203,16 @@ def test_parallel_moves_counts_fifths_and_octaves_moving_together():
     assert parallel_moves([67, 55], [69, 53]) == 0, "octaves by contrary motion are fine"
     assert parallel_moves([72, 64], [74, 65]) == 0, "a third moving to a sixth is not a fifth"
     assert parallel_moves([None, 60, 53], [62, 55]) == 1, "voices pair high to low, a silent one left out"
+
+
+def test_a_configured_key_places_the_melody_degree_before_any_note_is_heard():
+    from jamd.daemon.poly_play import ChordPrior
+
+    table = {"major": {"0": {"0": 90, "7": 10}}, "minor": {"0": {"0m": 90, "5m": 10}}, "chorales": 1}
+    hub = Hub(FixedModel())
+    hub.config = Config(beats_per_bar=4, key="Am")
+    prior = ChordPrior(table, hub, 69)  # A4: the tonic of A minor
+    assert prior.log_p([69, 64, 60, 45]) > prior.log_p([69, 65, 62, 50]) > prior.log_p([69, 64, 61, 57]), \
+        "under A minor's tonic, Am should beat Dm, and Dm an A major chord the table never wrote"
+    hub.config = Config(beats_per_bar=4)
+    assert ChordPrior(table, hub, 69).log_p([69, 64, 60, 45]) == 0.0, "no key heard nor configured: no prior"

@@ -8,7 +8,8 @@ and compared with the chord of Bach's four parts on that beat. Printed:
 
 - ``agreement``: share of beats where jamd's chord has Bach's root and quality;
 - ``rule``: the same for a rule baseline, the chord Bach's training chorales most often put
-  under the melody's scale degree (degree -> chord relative to the key, major and minor apart);
+  under the melody's scale degree (degree -> chord relative to the key, major and minor apart;
+  the rule is told the chorale's key, jamd hears it unless ``--score-key``);
 - ``parallels``: parallel fifths and octaves (two voices a fifth or an octave apart on two
   beats running, both moving the same way; ``poly_play.parallel_moves``, voices paired high to
   low) per 100 beats, jamd's voices with the melody and Bach's four parts.
@@ -99,7 +100,7 @@ def rule_table(degree_table: dict) -> dict:
 
 
 def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1, split: str = "validation",
-                       candidates: int | None = None, prior: float | None = None) -> dict:
+                       candidates: int | None = None, prior: float | None = None, score_key: bool = False) -> dict:
     """The report on ``limit`` chorales of the model's ``split`` ("validation": held out; "train":
     chorales it trained on, for choosing settings without touching the held-out ones)."""
     from jamd.daemon import poly_play
@@ -140,7 +141,7 @@ def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1, split: s
         totals["bach_beats"] += len(beats)
         for seed in range(seeds):
             config = Config(mode="harmonize", tempo=TEMPO, beats_per_bar=max(1, round(bar)), infer_bar=False,
-                            seed=seed)
+                            seed=seed, key=chordlib.ROOTS[tonic] + ("m" if minor else "") if score_key else "")
             engine = Engine(config, model, np.random.default_rng(seed))
             out = simulate(engine, events, (end + 1) * beat_s)
             own = played_notes(out, config.channel - 1, TEMPO)
@@ -162,6 +163,7 @@ def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1, split: s
         totals["chorales"] += 1
     beats = max(1, totals["beats"])
     return {"model": model.name, "split": split, "candidates": poly_play.CANDIDATES, "prior": poly_play.PRIOR,
+            "key": "the score's" if score_key else "heard",
             "chorales": totals["chorales"], "seeds": seeds, "beats": totals["beats"],
             "agreement": round(totals["agree"] / beats, 4),
             "rule": round(totals["rule_agree"] / beats, 4),
@@ -182,6 +184,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--candidates", type=int, help="voicings drawn per melody note (default: the daemon's)")
     p.add_argument("--prior", type=float, help="weight of the chorales' degree->chord counts beside the model "
                    "(default: the daemon's; 0 = the model alone)")
+    p.add_argument("--score-key", action="store_true", help="tell jamd each chorale's key (config key), as the "
+                   "rule baseline is told it, instead of jamd hearing it in the melody")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=command)
 
@@ -191,11 +195,12 @@ def command(args) -> int:
 
     values = merged(args)
     report = audition_harmonize(values["model"], values.get("limit", 40), values.get("seeds", 1),
-                                values.get("split", "validation"), values.get("candidates"), values.get("prior"))
+                                values.get("split", "validation"), values.get("candidates"), values.get("prior"),
+                                bool(values.get("score_key")))
     if values.get("json"):
         print(json.dumps(report, indent=1))
     else:
-        print(f"{report['chorales']} {'held-out' if report['split'] == 'validation' else 'training'} chorales, {report['beats']} beats × {report['seeds']} seed(s)\n"
+        print(f"{report['chorales']} {'held-out' if report['split'] == 'validation' else 'training'} chorales, {report['beats']} beats × {report['seeds']} seed(s), key {report['key']}\n"
               f"chord = Bach's (root and quality): jamd {report['agreement']:.1%}, rule baseline {report['rule']:.1%}\n"
               f"voices under the melody per beat: {report['voices_per_beat']}\n"
               f"parallel fifths/octaves per 100 beats: jamd {report['parallels_per_100_beats']}, "
