@@ -52,3 +52,4 @@ audition: setup-train
 	$(BIN)/jamd-train audition nottingham-chords $(DATA)/nottingham/MIDI --mode chords --json > bench/results/audition-nottingham-chords-chords.json
 	$(BIN)/jamd-train audition-poly piano --json > bench/results/audition-piano-respond.json
 	$(BIN)/jamd-train audition-harmonize piano --json > bench/results/audition-piano-harmonize.json
+	$(BIN)/jamd-train audition-harmonize piano --score-key --json > bench/results/audition-piano-harmonize-score-key.json
