@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "and time signature are used unless --tempo / --beats-per-bar say otherwise")
     play.add_argument("-o", "--output-file", type=Path, required=True, metavar="OUT.mid",
                       help="where to write the two-track result")
-    for name in ("config", "model", "mode", "tempo", "seed", "temperature", "top_k", "channel",
+    for name in ("config", "model", "mode", "tempo", "seed", "temperature", "top_k", "channel", "range", "key",
                  "beats_per_bar", "answer_after_bars", "answer_bars", "log_level"):
         _copy_flag(run, play, name)
     doctor = commands.add_parser("doctor", help="check backends, ports, connections and the model; say what to fix",

@@ -269,7 +269,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         flag = "--" + name.replace("_", "-")
         meta = f.metadata
         default = "unset" if f.default is None else (list(f.default) if isinstance(f.default, tuple) else f.default)
-        default = meta["shown"] or default
+        default = meta["shown"] or ('""' if default == "" else default)
         allowed = f"; {_allowed(f)}" if meta["range"] else ""
         help_text = f"{meta['help']} (default {default}{allowed})".replace("%", "%%")
         kind = _kind(f)
