@@ -68,6 +68,7 @@ class Engine:
         self._listen_from = 0  # --count-off: the player's notes count from this grid step on
         self._heard = (-1, 0)  # (step, onsets) when the behaviour last heard the open step
         self._phrase = PhraseBuffer()  # the player's phrase, to find the bar phase from (daemon/phase.py)
+        self._range_flags: tuple[str | None, np.ndarray] = (None, np.ones(128, bool))  # (--range, in_range())
         check_mode(config.mode, model.sidecar.model_kind, model.name)
         self._use_model(model)
         self._reset_model()
@@ -469,12 +470,15 @@ class Engine:
 
     def in_range(self) -> np.ndarray:
         """128 flags: the pitches ``--range`` lets jamd strike (a poly model draws only those: folding
-        its notes by octaves afterwards would tear the texture it heard from what sounded)."""
-        bounds = pitch_range(self.config.range)
-        flags = np.ones(128, bool)
-        if bounds:
-            flags[:bounds[0]] = flags[bounds[1] + 1:] = False
-        return flags
+        its notes by octaves afterwards would tear the texture it heard from what sounded). Made again
+        only when the setting changes: a poly behaviour asks at every step it imagines."""
+        if self._range_flags[0] != self.config.range:
+            bounds = pitch_range(self.config.range)
+            flags = np.ones(128, bool)
+            if bounds:
+                flags[:bounds[0]] = flags[bounds[1] + 1:] = False
+            self._range_flags = (self.config.range, flags)
+        return self._range_flags[1]
 
     def clash_weights(self, sounding) -> np.ndarray:
         """128 per-pitch weights, lower for a pitch dissonant with one of ``sounding``, in the key heard."""

@@ -329,6 +329,17 @@ _TRIADS = np.asarray([[(pc - root) % 12 in chords.QUALITIES[q] for pc in range(1
                       for root in range(12) for q in _QUALITIES], float)
 
 
+def degree_chord(root: int, quality: str) -> str:
+    """A ``degree_chords`` entry's name: the root relative to the tonic, then the quality (``"9m"``)."""
+    return f"{root}{quality}"
+
+
+def parse_degree_chord(name: str) -> tuple[int, str]:
+    """(root relative to the tonic, quality) of a ``degree_chords`` entry's name."""
+    quality = name.lstrip("0123456789")
+    return int(name[:len(name) - len(quality)]), quality
+
+
 class ChordPrior:
     """How often the chorales put each triad under the melody note's scale degree in the key heard
     (a poly sidecar's ``degree_chords``: per mode and degree, counts of chords, root relative to the
@@ -344,8 +355,8 @@ class ChordPrior:
         counts = table["minor" if minor else "major"].get(str((melody - tonic) % 12), {})
         probs = np.full(len(_TRIADS), PRIOR_SMOOTHING)
         for name, count in counts.items():
-            quality = name.lstrip("0123456789")
-            probs[3 * ((int(name[:len(name) - len(quality)]) + tonic) % 12) + _QUALITIES.index(quality)] += count
+            root, quality = parse_degree_chord(name)
+            probs[3 * ((root + tonic) % 12) + _QUALITIES.index(quality)] += count
         self.probs = probs / probs.sum()
 
     def log_p(self, pitches) -> float:

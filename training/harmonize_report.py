@@ -30,7 +30,7 @@ from jamd.daemon.engine import Engine
 from jamd.daemon.errors import JamdError
 from jamd.daemon.model import load_model
 from jamd.daemon.offline import simulate
-from jamd.daemon.poly_play import parallel_moves
+from jamd.daemon.poly_play import degree_chord, parallel_moves, parse_degree_chord
 from jamd.training import readers
 from jamd.training.playalong import played_notes, player_events
 
@@ -83,7 +83,7 @@ def degree_chords(names: Sequence[str]) -> dict:
             chord = chordlib.triad(chordlib.identify([p for part in parts for p in sounding(part, beat + 1e-6)]))
             if melody and chord:
                 degree = str((melody[-1] - tonic) % 12)
-                table["minor" if minor else "major"][degree][f"{(chord[0] - tonic) % 12}{chord[1]}"] += 1
+                table["minor" if minor else "major"][degree][degree_chord((chord[0] - tonic) % 12, chord[1])] += 1
     return {mode: {d: dict(c) for d, c in sorted(t.items(), key=lambda kv: int(kv[0]))}
             for mode, t in table.items()} | {"chorales": read}
 
@@ -93,9 +93,7 @@ def rule_table(degree_table: dict) -> dict:
     rules = {}
     for mode in ("major", "minor"):
         for degree, counts in degree_table[mode].items():
-            best = max(counts, key=counts.get)
-            quality = best.lstrip("0123456789")
-            rules[(mode == "minor", int(degree))] = (int(best[:len(best) - len(quality)]), quality)
+            rules[(mode == "minor", int(degree))] = parse_degree_chord(max(counts, key=counts.get))
     return rules
 
 
@@ -116,11 +114,13 @@ def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1, split: s
     held = [n for n in pool if n.startswith("music21:bach/")][:limit]
     if not held:
         raise JamdError(f"{model_ref}: its sidecar lists no {split} chorales (music21:bach/...)")
-    # Harmonize's prior and the rule baseline, from the training chorales not auditioned (on the
-    # held-out split: all of them, as the sidecar's own ``degree_chords``).
-    table = degree_chords([n for n in trained if n.startswith("music21:bach/") and n not in held])
+    # Harmonize's prior and the rule baseline, from the training chorales not auditioned: on the
+    # held-out split all of them, the sidecar's own ``degree_chords`` (counted again if it has none).
+    table = model.sidecar.extra.get("degree_chords") if split == "validation" else None
+    if not table:
+        table = degree_chords([n for n in trained if n.startswith("music21:bach/") and n not in held])
+        model.sidecar.extra["degree_chords"] = table
     rules = rule_table(table)
-    model.sidecar.extra["degree_chords"] = table
     if candidates is not None:
         poly_play.CANDIDATES = candidates
     if prior is not None:
