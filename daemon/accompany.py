@@ -8,14 +8,17 @@ which jamd waits ``chord_wait`` seconds after the beat (the hub asks ``hear`` th
 step's window closes). A chord's fit is the share of those notes that are its chord tones; the
 scores are multiplied by ``(MISS + fit) ** SHARPNESS``. The likeliest chord is taken, not a
 sampled one (a sampled accompaniment wanders out of the key), and the chord sounding stays
-unless the new one is ``1/keep`` times likelier: ``KEEP_BAR`` on a bar line, ``KEEP_BEAT`` on the
-other beats, so chords change mostly on the bar. ``bench/chord_keep.py`` chose the pair on the
-56 held-out Nottingham tunes the README's audition does not use (issue 13's chord targets met,
-then the best agreement); there, per beat against the chord track:
+unless the new one is ``1/keep`` times likelier: ``KEEP_BAR`` on a bar line, ``KEEP_HALF`` half
+way through the bar, ``KEEP_BEAT`` on the other beats. Tunes change chords on the bar and the half
+bar: in the Nottingham chord tracks, 4/4 changes fall on beats 1 and 3 and almost never on 2 or 4,
+and 6/8 changes on the bar and the second dotted quarter (heard here on the third quarter beat).
+``bench/chord_keep.py`` chose the keeps and the fit's weights together on the 57 held-out
+Nottingham tunes the README's audition does not use (issue 13's chord targets met, then the widest
+margin on the closest one); there, per beat against the chord track:
 
-    the model alone, before the beat (keep 0.85/0.1)   35% agreement, 0.35x the track's changes
-    + the fit to the melody of the beat before          46%, 1.36x
-    + the note struck on the beat (30 ms wait)           60%, 0.97x, 56% of changes on bar lines
+    the model alone, before the beat                    54% agreement, 0.78x the track's changes
+    + the fit to the melody of the beat before          52%, 1.25x
+    + the note struck on the beat (30 ms wait)           60%, 0.86x, 58% of changes on bar lines
 """
 
 from __future__ import annotations
@@ -25,11 +28,19 @@ import numpy as np
 from jamd.daemon import chords as chordlib
 from jamd.daemon.modes import RELEASE, Behaviour
 
-KEEP_BAR = 1.0
+KEEP_BAR = 0.5
+KEEP_HALF = 0.5
 KEEP_BEAT = 0.2
-BEAT_WEIGHT = 4.0  # the note struck on the beat counts as this many of the notes before it
+BEAT_WEIGHT = 16.0  # the note struck on the beat counts as this many of the notes before it
 MISS = 0.3  # a chord's score with none of the melody's notes in it keeps this much weight...
-SHARPNESS = 4.0  # ...of (MISS + 1) ** SHARPNESS when all are
+SHARPNESS = 2.0  # ...of (MISS + 1) ** SHARPNESS when all are
+
+
+def keep(beat: int, beats_per_bar: int, keep_bar: float, keep_half: float, keep_beat: float) -> float:
+    """The keep for beat ``beat`` (0 = the bar line) of a bar of ``beats_per_bar`` quarter notes."""
+    if beat == 0:
+        return keep_bar
+    return keep_half if beat == (beats_per_bar + 1) // 2 else keep_beat
 
 
 def chord_tones(outputs) -> np.ndarray:
@@ -59,8 +70,8 @@ def fit(probs: np.ndarray, tones: np.ndarray, heard: np.ndarray, miss: float = M
 
 
 class Chords(Behaviour):
-    def __init__(self, keep_bar: float = KEEP_BAR, keep_beat: float = KEEP_BEAT) -> None:
-        self.keep_bar, self.keep_beat = keep_bar, keep_beat
+    def __init__(self, keep_bar: float = KEEP_BAR, keep_half: float = KEEP_HALF, keep_beat: float = KEEP_BEAT) -> None:
+        self.keeps = keep_bar, keep_half, keep_beat
         self.chord: int | None = None  # id of the chord sounding (or starting)
         self.listening: int | None = None  # the beat step whose struck note the hub is to hand to ``hear``
         self._probs: np.ndarray | None = None
@@ -98,8 +109,9 @@ class Chords(Behaviour):
 
     def _choose(self, step: int, struck, hub) -> tuple[int, ...] | None:
         probs = fit(self._probs, self._tones, melody([p for _, p in self._recent], struck))
-        keep = self.keep_bar if hub.clock.is_bar(step, hub.config.beats_per_bar) else self.keep_beat
-        chord = chordlib.choose(probs, self.chord, 0.0, None, keep)
+        bar = hub.config.beats_per_bar
+        beat = hub.clock.position(step, bar)[0] // hub.clock.steps_per_beat
+        chord = chordlib.choose(probs, self.chord, 0.0, None, keep(beat, bar, *self.keeps))
         if chord == self.chord:
             return None
         self.chord = chord

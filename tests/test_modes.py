@@ -179,10 +179,19 @@ def test_chords_change_readily_on_the_bar_line_and_hold_between():
     # From step 1 on, G is a little likelier than C on every beat.
     beats = [[0.0, 0.9, 0.1]] + [[0.0, 0.45, 0.55]] * 8
     hub = ChordHub(beats, chord_wait=0.0)
-    played = drive(hub, Chords(keep_bar=1.0, keep_beat=0.5), [(0, 40, 67)], until=2 * BAR)
+    played = drive(hub, Chords(keep_bar=1.0, keep_half=0.5, keep_beat=0.5), [(0, 40, 67)], until=2 * BAR)
     changes = sorted(played)
     assert changes == [4, 16], changes  # C from the first beat, G on the next bar line, not before
     assert set(played[16]) >= {43, 55, 59, 62}  # G in the bass, G B D above
+
+
+@pytest.mark.parametrize("likelier_from, change_at", [(8, 8), (12, 16)])
+def test_chords_change_on_the_half_bar_but_not_on_beats_2_and_4(likelier_from, change_at):
+    # G becomes 3x likelier than C: enough for the half bar (keep 0.5), not for beat 4 (keep 0.2).
+    c, g = [0.0, 0.75, 0.25], [0.0, 0.25, 0.75]
+    hub = ChordHub([c if step < likelier_from else g for step in range(4, 2 * BAR + 1, 4)], chord_wait=0.0)
+    played = drive(hub, Chords(keep_bar=1.0, keep_half=0.5, keep_beat=0.2), [(0, 40, 67)], until=2 * BAR)
+    assert sorted(played) == [4, change_at]
 
 
 @pytest.mark.parametrize("struck, chord", [(71, "G"), (64, "C")])
