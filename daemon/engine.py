@@ -455,7 +455,7 @@ class Engine:
 
     def key(self) -> tuple[int, bool]:
         """(tonic pitch class, minor?): the configured ``key``, else the one heard in the player's notes
-        (Krumhansl-Kessler, recent notes weighing more)."""
+        (Aarden-Essen profiles, recent notes weighing more)."""
         return key_name(self.config.key) if self.config.key else harmony.key_of(self.player.counts)
 
     def scale_weights(self) -> np.ndarray:

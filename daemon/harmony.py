@@ -4,8 +4,11 @@ Pure numpy, no model: the behaviours in ``daemon/modes.py`` reweight the model's
 with these tables at sampling time (a melody model knows the key only as well as it has heard
 it, and it knows nothing of a second voice).
 
-- Key: Krumhansl-Kessler profiles correlated with the pitch classes heard (Krumhansl 1990),
-  the method the audition uses for a tune whose file names no key.
+- Key: Aarden-Essen profiles (Aarden 2003, counted from Essen folk melodies) correlated with the
+  pitch classes heard. For a melody alone they beat the Krumhansl-Kessler probe-tone profiles:
+  the key heard note by note in the sopranos of 120 training chorales is the score's on 54.3% of
+  the notes, against 47.1% (the audition still analyses a file's key with Krumhansl-Schmuckler
+  over its whole texture, as music21 does).
 - Consonance between two notes, by interval class: dissonant are 2nds, 7ths and the tritone
   (1, 2, 6, 10, 11 semitones), as in ``training/musicianship.py``. ``VOICE_WEIGHTS`` is what a
   second voice prefers: 3rds and 6ths, then 4ths and 5ths, then the octave.
@@ -17,8 +20,11 @@ import numpy as np
 
 from jamd.daemon.encoding import Vocabulary, token_pitches
 
-MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
-MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
+# Aarden-Essen (music21's analysis.discrete.AardenEssenAnalysis), C major / C minor.
+MAJOR_PROFILE = (17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587,
+                 0.291248, 22.062, 0.145624, 8.15494, 0.232998, 4.95122)
+MINOR_PROFILE = (18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362,
+                 0.702494, 18.6161, 4.56621, 1.93186, 7.37619, 1.75623)
 DISSONANT = (1, 2, 6, 10, 11)  # interval classes, semitones
 # A second voice's taste per interval class 0..11: 3rds and 6ths first, the octave last of the consonances.
 VOICE_WEIGHTS = np.array([0.3, 0.0, 0.0, 1.0, 1.0, 0.6, 0.0, 0.7, 1.0, 1.0, 0.0, 0.0])
