@@ -35,7 +35,7 @@ VOICES = 3  # harmonize: alto, tenor and bass under the player's melody
 PARALLEL = 0.05  # harmonize: weight of a voice moving in parallel fifths or octaves with the melody
 ANSWER_TEMPERATURE = 0.65  # respond samples at this times the temperature: chords as dense as the music's (training pieces)
 CANDIDATES = 4  # harmonize: voicings drawn for each melody note, the best played (chosen on training chorales)
-PRIOR = 2.0  # harmonize: weight of log P(chord | melody degree) beside the model's log-probability
+PRIOR = 3.0  # harmonize: weight of log P(chord | melody degree) beside the model's log-probability
 PRIOR_SMOOTHING = 0.5  # added to every chord's count under a degree (36 triads: 12 roots x 3 qualities)
 NON_CHORD = 0.05  # harmonize: weight of a voice's pitch outside every chord the prior still expects
 
