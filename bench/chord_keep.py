@@ -51,7 +51,7 @@ def record(model, tune) -> list:
         if quiet:
             seen.append((step, 0, None))
         elif hub.clock.is_beat(step):
-            seen.append((step, hub.clock.position(step, bar)[0] // hub.clock.steps_per_beat, hub.probabilities()))
+            seen.append((step, hub.clock.beat_in_bar(step, bar), hub.probabilities()))
         return original(self, step, hub)
 
     accompany.Chords.decide = decide

@@ -110,8 +110,7 @@ class Chords(Behaviour):
     def _choose(self, step: int, struck, hub) -> tuple[int, ...] | None:
         probs = fit(self._probs, self._tones, melody([p for _, p in self._recent], struck))
         bar = hub.config.beats_per_bar
-        beat = hub.clock.position(step, bar)[0] // hub.clock.steps_per_beat
-        chord = chordlib.choose(probs, self.chord, 0.0, None, keep(beat, bar, *self.keeps))
+        chord = chordlib.choose(probs, self.chord, 0.0, None, keep(hub.clock.beat_in_bar(step, bar), bar, *self.keeps))
         if chord == self.chord:
             return None
         self.chord = chord

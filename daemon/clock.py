@@ -127,6 +127,10 @@ class Clock:
     def is_bar(self, k: int, beats_per_bar: int) -> bool:
         return (k - self.origin) % (self.steps_per_beat * beats_per_bar) == 0
 
+    def beat_in_bar(self, k: int, beats_per_bar: int) -> int:
+        """The beat step ``k`` falls in, counted from the bar line (0)."""
+        return self.position(k, beats_per_bar)[0] // self.steps_per_beat
+
     def position(self, k: int, beats_per_bar: int) -> tuple[int, int]:
         """(bar_step, bar_steps) of step ``k``: its place in the bar that begins on ``origin`` (daemon/metre.py)."""
         bar_steps = self.steps_per_beat * beats_per_bar

@@ -20,7 +20,7 @@ import numpy as np
 
 from jamd.daemon.encoding import Vocabulary, token_pitches
 
-# Aarden-Essen (music21's analysis.discrete.AardenEssenAnalysis), C major / C minor.
+# Aarden-Essen (music21's analysis.discrete.AardenEssen), C major / C minor.
 MAJOR_PROFILE = (17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587,
                  0.291248, 22.062, 0.145624, 8.15494, 0.232998, 4.95122)
 MINOR_PROFILE = (18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362,
