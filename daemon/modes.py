@@ -35,7 +35,7 @@ OUT_OF_KEY = 0.1  # weight of a pitch class the player has not played (the key h
 REPEAT = 0.3  # respond: weight of the pitch jamd (or the player) just played, so answers move
 VOICE_BELOW = 7  # duet: semitones from the player's running mean down to the top of jamd's register
 CONSONANCE = 8.0  # duet: exponent on the consonance with the player's expected note (0 = ignore it)
-DUE = 0.5  # next: the guess sounds on the step by which the next onset is this likely
+DUE = 0.25  # next: a clashing guess sounds on the step by which the next onset is this likely (bench/next_due.py)
 LOOK_BEATS = 2  # next: how far ahead (beats) the next onset is looked for
 
 

@@ -146,8 +146,8 @@ def test_duet_takes_a_third_not_a_second_against_the_note_held():
 
 @pytest.mark.parametrize("guess, first", [(64, 2), (69, 1)], ids=["E clashes with F", "A fits F"])
 def test_next_guess_that_clashes_with_the_held_note_waits_until_it_is_likely_over(guess, first):
-    # The player strikes F and holds it; a note is unlikely now (0.2), likely a step later (0.6 of 0.8).
-    hub = Hub(probs(**{f"p{guess}": 0.2, "hold": 0.8}), later=probs(**{f"p{guess}": 0.6, "hold": 0.4}))
+    # The player strikes F and holds it; a note is unlikely now (0.1), likely a step later (0.6 of 0.9).
+    hub = Hub(probs(**{f"p{guess}": 0.1, "hold": 0.9}), later=probs(**{f"p{guess}": 0.6, "hold": 0.4}))
     played = drive(hub, Next(), [(0, 8, 65)], until=8)
     assert min(played) == first and played[first] == (guess,)
 
