@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import mido
 import numpy as np
@@ -70,19 +71,27 @@ def _read_score(path: Path, bpm: float) -> PlayerPart:
     return PlayerPart(events, None, signatures)
 
 
-def simulate(engine: Engine, events: list[Scheduled], end: float, silence: bool = True) -> list[Scheduled]:
+def simulate(engine: Engine, events: list[Scheduled], end: float, silence: bool = True,
+             after_tick: Callable[[float], None] | None = None) -> list[Scheduled]:
     """Feed ``events`` to ``engine`` at their times and tick it through ``end`` (seconds).
 
     The grid starts at 0 s. With ``silence``, everything still sounding ends at ``end``.
+    ``after_tick(when)``, if given, is called after each tick (a report reading the engine's state).
     """
-    out = engine.tick(0.0)
+    def tick(when: float) -> list[Scheduled]:
+        done = engine.tick(when)
+        if after_tick is not None:
+            after_tick(when)
+        return done
+
+    out = tick(0.0)
     for when, msg in events:
         while (due := engine.next_tick_time()) <= when:
-            out += engine.tick(due)
+            out += tick(due)
         out += engine.handle(msg, when)
     while (due := engine.next_tick_time()) <= end:
-        out += engine.tick(due)
-    out += engine.tick(end)
+        out += tick(due)
+    out += tick(end)
     return out + engine.silence(end) if silence else out
 
 

@@ -10,6 +10,8 @@ and compared with the chord of Bach's four parts on that beat. Printed:
 - ``rule``: the same for a rule baseline, the chord Bach's training chorales most often put
   under the melody's scale degree (degree -> chord relative to the key, major and minor apart;
   the rule is told the chorale's key, jamd hears it unless ``--score-key``);
+- ``rule_key_heard``: the rule with the key jamd had heard when it wrote the beat's chord, so
+  jamd's choice and the rule's are compared on the same key;
 - ``parallels``: parallel fifths and octaves (two voices a fifth or an octave apart on two
   beats running, both moving the same way; ``poly_play.parallel_moves``, voices paired high to
   low) per 100 beats, jamd's voices with the melody and Bach's four parts.
@@ -97,6 +99,12 @@ def rule_table(degree_table: dict) -> dict:
     return rules
 
 
+def rule_chord(rules: dict, melody: int, tonic: int, minor: bool) -> tuple[int, str] | None:
+    """The rule baseline's chord (root pitch class, quality) under ``melody`` in the key given."""
+    rule = rules.get((minor, (melody - tonic) % 12))
+    return ((rule[0] + tonic) % 12, rule[1]) if rule else None
+
+
 def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1, split: str = "validation",
                        candidates: int | None = None, prior: float | None = None, score_key: bool = False) -> dict:
     """The report on ``limit`` chorales of the model's ``split`` ("validation": held out; "train":
@@ -143,7 +151,8 @@ def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1, split: s
             config = Config(mode="harmonize", tempo=TEMPO, beats_per_bar=max(1, round(bar)), infer_bar=False,
                             seed=seed, key=chordlib.ROOTS[tonic] + ("m" if minor else "") if score_key else "")
             engine = Engine(config, model, np.random.default_rng(seed))
-            out = simulate(engine, events, (end + 1) * beat_s)
+            heard: list[tuple[float, tuple[int, bool]]] = []  # (seconds, the key jamd hears then)
+            out = simulate(engine, events, (end + 1) * beat_s, after_tick=lambda when: heard.append((when, engine.key())))
             own = played_notes(out, config.channel - 1, TEMPO)
             played: list[list[int]] = []
             for b in beats:
@@ -154,9 +163,10 @@ def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1, split: s
                 totals["beats"] += 1
                 totals["agree"] += mine is not None and mine == bach
                 if melody:
-                    rule = rules.get((minor, (melody[-1] - tonic) % 12))
-                    guess = ((rule[0] + tonic) % 12, rule[1]) if rule else None
-                    totals["rule_agree"] += guess == bach
+                    totals["rule_agree"] += rule_chord(rules, melody[-1], tonic, minor) == bach
+                    now = (b + LOOK) * beat_s  # the key jamd had heard when it wrote this beat's chord
+                    key = next((k for when, k in reversed(heard) if when <= now), (tonic, minor))
+                    totals["rule_heard_agree"] += rule_chord(rules, melody[-1], *key) == bach
                 played.append(sorted(voices + melody, reverse=True)[:4])
                 totals["voices"] += len(voices)
             totals["parallels"] += parallels(played)
@@ -167,6 +177,7 @@ def audition_harmonize(model_ref: str, limit: int = 40, seeds: int = 1, split: s
             "chorales": totals["chorales"], "seeds": seeds, "beats": totals["beats"],
             "agreement": round(totals["agree"] / beats, 4),
             "rule": round(totals["rule_agree"] / beats, 4),
+            "rule_key_heard": round(totals["rule_heard_agree"] / beats, 4),
             "voices_per_beat": round(totals["voices"] / beats, 3),
             "parallels_per_100_beats": round(100 * totals["parallels"] / beats, 2),
             "bach_parallels_per_100_beats": round(100 * totals["bach_parallels"] / max(1, totals["bach_beats"]), 2)}
@@ -201,7 +212,8 @@ def command(args) -> int:
         print(json.dumps(report, indent=1))
     else:
         print(f"{report['chorales']} {'held-out' if report['split'] == 'validation' else 'training'} chorales, {report['beats']} beats × {report['seeds']} seed(s), key {report['key']}\n"
-              f"chord = Bach's (root and quality): jamd {report['agreement']:.1%}, rule baseline {report['rule']:.1%}\n"
+              f"chord = Bach's (root and quality): jamd {report['agreement']:.1%}, rule baseline {report['rule']:.1%} "
+              f"(with the key jamd hears {report['rule_key_heard']:.1%})\n"
               f"voices under the melody per beat: {report['voices_per_beat']}\n"
               f"parallel fifths/octaves per 100 beats: jamd {report['parallels_per_100_beats']}, "
               f"Bach {report['bach_parallels_per_100_beats']}")
