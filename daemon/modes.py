@@ -32,7 +32,8 @@ RELEASE: tuple[int, ...] = ()
 KEY_NOTES = 4  # duet: the player's notes heard before jamd joins in (it has heard the key)
 KEY_MEMORY = 0.97  # weight left to a pitch class heard one note ago: the key heard follows a modulation
 OUT_OF_KEY = 0.1  # weight of a pitch class the player has not played (the key heard: any mode or scale)
-REPEAT = 0.3  # respond: weight of the pitch jamd (or the player) just played, so answers move
+LEAP = 0.5  # respond: weight of a pitch more than a fifth from the one jamd (or the player) just played (bench/respond_intervals.py)
+REPEAT = 0.6  # respond: weight of the pitch jamd (or the player) just played, so answers move (bench/respond_intervals.py)
 VOICE_BELOW = 7  # duet: semitones from the player's running mean down to the top of jamd's register
 CONSONANCE = 8.0  # duet: exponent on the consonance with the player's expected note (0 = ignore it)
 DUE = 0.25  # next: a clashing guess sounds on the step by which the next onset is this likely (bench/next_due.py)
@@ -181,6 +182,7 @@ class Respond(Behaviour):
         probs = steer(hub.probabilities(), palette, hub.player.key_weights())
         if self.last is not None:
             probs[palette.top == self.last] *= REPEAT
+            probs[np.abs(palette.top - self.last) > 7] *= LEAP
         if step == self.start:
             probs = pitches_only(probs)  # an answer begins with a note
         if step == self.cadence:

@@ -82,10 +82,18 @@ def test_answer_comes_in_on_the_beat_whatever_the_touch(length):
 
 
 def test_answer_varies_its_notes_rather_than_repeating_one():
-    hub = Hub(probs(p67=0.6, p69=0.3, hold=0.1))
+    # The model would sing G again and again; A is a little less likely.
+    hub = Hub(probs(p67=0.5, p69=0.4, hold=0.1))
     played = drive(hub, Respond(), phrase(C_MAJOR, 4), until=8 * BAR)
     line = [max(s) for _, s in sorted(played.items()) if s]
     assert len(line) > 4 and all(a != b for a, b in zip(line, line[1:])), line
+
+
+def test_answer_steps_rather_than_leaps_more_than_a_fifth():
+    # The phrase ends on D4; the model likes D5 a little more than E4.
+    hub = Hub(probs(p74=0.45, p64=0.35, hold=0.2))
+    played = drive(hub, Respond(), phrase(C_MAJOR, 4), until=6 * BAR)
+    assert played[min(played)] == (64,)
 
 
 def test_answer_ends_on_a_long_note_of_the_heard_keys_tonic_triad():
