@@ -32,9 +32,12 @@ RELEASE: tuple[int, ...] = ()
 KEY_NOTES = 4  # duet: the player's notes heard before jamd joins in (it has heard the key)
 KEY_MEMORY = 0.97  # weight left to a pitch class heard one note ago: the key heard follows a modulation
 OUT_OF_KEY = 0.1  # weight of a pitch class the player has not played (the key heard: any mode or scale)
-LEAP = 0.5  # respond: weight of a pitch more than a fifth from the one jamd (or the player) just played (bench/respond_intervals.py)
-REPEAT = 0.6  # respond: weight of the pitch jamd (or the player) just played, so answers move (bench/respond_intervals.py)
+LEAP = 0.5  # respond: weight of a pitch more than a fifth from the one jamd (or the player) just played (bench/intervals.py)
+REPEAT = 0.6  # respond: weight of the pitch jamd (or the player) just played, so answers move (bench/intervals.py)
 VOICE_BELOW = 7  # duet: semitones from the player's running mean down to the top of jamd's register
+# duet: weights of a repeat, a skip (3-4 semitones) and a leap (5-6) from jamd's last note, a step
+# weighing 1; each note sounds in the octave nearest the last, so no interval is larger (bench/intervals.py)
+LINE = (0.1, 0.1, 0.05)
 CONSONANCE = 8.0  # duet: exponent on the consonance with the player's expected note (0 = ignore it)
 DUE = 0.25  # next: a clashing guess sounds on the step by which the next onset is this likely (bench/next_due.py)
 LOOK_BEATS = 2  # next: how far ahead (beats) the next onset is looked for
@@ -90,6 +93,12 @@ def steer(probs: np.ndarray, palette: harmony.Palette, weights: np.ndarray) -> n
     if new > 0:
         out[palette.is_pitch] *= mass / new
     return out
+
+
+def line_weights(repeat: float, skip: float, leap: float) -> np.ndarray:
+    """12 weights by the interval class (0-11 semitones, mod 12) from the last note: a repeat, a
+    step (1-2 either way) 1, a skip (3-4), a leap (5-7: a fourth, a tritone or a fifth)."""
+    return np.array([repeat, 1, 1, skip, skip, leap, leap, leap, skip, skip, 1, 1], float)
 
 
 def pitches_only(probs: np.ndarray) -> np.ndarray:
@@ -233,6 +242,8 @@ class Duet(Behaviour):
                 held = np.bincount([p % 12 for p in player.held], minlength=12) / len(player.held)
                 expected = onset * expected + (1.0 - onset) * held
             weights = harmony.consonance(expected) ** CONSONANCE * weights
+        if self.last is not None:  # a line: it moves by step more often than it skips or leaps
+            weights = weights * np.roll(line_weights(*LINE), self.last % 12)
         token = hub.draw(steer(probs, palette, weights))
         self.plan = (step, token)
         if token == HOLD_ID:

@@ -152,6 +152,16 @@ def test_duet_takes_a_third_not_a_second_against_the_note_held():
     assert duet.decide(16, hub)[0] % 12 == 4
 
 
+def test_duet_line_moves_by_step_rather_than_by_skip():
+    # The player has played C, A and E and stopped; the model likes E a little more than A, and
+    # jamd last played G: A is a step from it, E a skip.
+    hub = Hub(probs(p64=0.45, p69=0.4, rest=0.15))
+    duet = Duet()
+    drive(hub, duet, phrase((60, 69, 64, 60), 2), until=23)
+    duet.last = 55
+    assert duet.decide(24, hub)[0] % 12 == 9
+
+
 @pytest.mark.parametrize("guess, first", [(64, 2), (69, 1)], ids=["E clashes with F", "A fits F"])
 def test_next_guess_that_clashes_with_the_held_note_waits_until_it_is_likely_over(guess, first):
     # The player strikes F and holds it; a note is unlikely now (0.1), likely a step later (0.6 of 0.9).
