@@ -218,6 +218,8 @@ class Duet(Behaviour):
     def __init__(self) -> None:
         self.plan: tuple[int, int] | None = None
         self.last: int | None = None  # the pitch jamd sounded last (its top note)
+        line = line_weights(*LINE)
+        self.line = np.stack([np.roll(line, pc) for pc in range(12)])  # [last pitch class][pitch class]
 
     def heard(self, k: int, player: int) -> int:
         # The model hears one melody: the player's onset wins the step, otherwise jamd's own line.
@@ -243,7 +245,7 @@ class Duet(Behaviour):
                 expected = onset * expected + (1.0 - onset) * held
             weights = harmony.consonance(expected) ** CONSONANCE * weights
         if self.last is not None:  # a line: it moves by step more often than it skips or leaps
-            weights = weights * np.roll(line_weights(*LINE), self.last % 12)
+            weights = weights * self.line[self.last % 12]
         token = hub.draw(steer(probs, palette, weights))
         self.plan = (step, token)
         if token == HOLD_ID:
