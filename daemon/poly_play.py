@@ -33,7 +33,8 @@ CLASH = 0.15  # duet/harmonize: weight of a note dissonant with one the player s
 SILENT_BEATS = 1  # harmonize: the player silent this long, the voices end
 VOICES = 3  # harmonize: alto, tenor and bass under the player's melody
 PARALLEL = 0.05  # harmonize: weight of a voice moving in parallel fifths or octaves with the melody
-ANSWER_TEMPERATURE = 0.65  # respond samples at this times the temperature: chords as dense as the music's (training pieces)
+ANSWER_TEMPERATURE = 0.3  # respond draws which notes at this times the temperature (bench/poly_answers.py)
+ANSWER_TIMING = 1.2  # and whether to end a note, strike one or end the step at this times it (None: the same)
 CANDIDATES = 4  # harmonize: voicings drawn for each melody note, the best played (chosen on training chorales)
 PRIOR = 3.0  # harmonize: weight of log P(chord | melody degree) beside the model's log-probability
 PRIOR_SMOOTHING = 0.5  # added to every chord's count under a degree (36 triads: 12 roots x 3 qualities)
@@ -74,7 +75,7 @@ class PolyTokens:
 def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(), forced_on: int | None = None,
             on_below: int = PIANO_HIGH + 1, weights=None, must_strike: bool = False,
             parts: tuple[set[int], int] | None = None, logp: list | None = None,
-            temperature: float | None = None) -> tuple[list[int], list[int]]:
+            temperature: float | None = None, timing_temperature: float | None = None) -> tuple[list[int], list[int]]:
     """(offs, ons) of the step the model expects next, drawn on a copy of its state (left as it was).
 
     ``sounding``: the pitches the model has heard sounding. ``forced_offs`` (the player's, above
@@ -87,7 +88,10 @@ def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(
     notes sounding under ``forced_on`` (harmonize's alto, tenor and bass), the model choosing
     which to end, which to hold and which to strike. ``logp``: a list the log-probability of the
     drawn tokens (the model's, times ``weights``; the given ones left out) is appended to.
-    ``temperature``: instead of the configured one. Drawn onsets stay inside ``hub.in_range()``.
+    ``temperature``: instead of the configured one. ``timing_temperature``: if given, each token's
+    kind (end a note, strike one, end the step) is drawn at it and only which note at
+    ``temperature``, so a low one picks likelier notes without cutting the notes' lengths short.
+    Drawn onsets stay inside ``hub.in_range()``.
     """
     model, tokens = hub.model, hub.poly_tokens
     state, steps = model.get_state(), model.steps
@@ -97,6 +101,8 @@ def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(
     score = 0.0
     temperature = hub.config.temperature if temperature is None else temperature
     allowed = hub.in_range()[np.maximum(tokens.pitch, 0)]  # per token: a pitch --range allows
+    if timing_temperature is not None:  # the kinds of token: ends, onsets, the step's end
+        kinds = (tokens.is_off, tokens.is_on, np.arange(len(tokens.is_on)) == tokens.step)
 
     def feed(token: int) -> None:
         model.feed(token, *position)
@@ -146,6 +152,9 @@ def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(
                 probs[tokens.is_on] *= share / weighed
         if probs.sum() <= 0:
             break
+        if timing_temperature is not None:
+            kind = draw([probs[k].sum() for k in kinds], timing_temperature, hub.rng)
+            probs = np.where(kinds[kind], probs, 0.0)
         token = sample(probs, temperature, hub.config.top_k, hub.rng)
         score += np.log(max(probs[token], 1e-12))  # the model's, times the weights' preference
         if token == tokens.step:
@@ -156,6 +165,14 @@ def imagine(hub, sounding: set[int], position: tuple[int, int], *, forced_offs=(
     if logp is not None:
         logp.append(float(score))
     return offs, ons
+
+
+def draw(masses, temperature: float, rng: np.random.Generator) -> int:
+    """An index drawn from ``masses`` (non-negative, not all 0) sharpened by ``temperature``."""
+    if temperature <= 0.0:
+        return int(np.argmax(masses))
+    weights = np.asarray(masses, float) ** (1.0 / temperature)
+    return min(int(np.searchsorted(np.cumsum(weights), rng.random() * weights.sum(), side="right")), len(weights) - 1)
 
 
 class PolyBehaviour:
@@ -234,7 +251,8 @@ class PolyRespond(PolyBehaviour):
 
     def _next(self, step: int, hub) -> Move | None:
         offs, ons = imagine(hub, hub.texture, hub.position(step), must_strike=step == self.start,
-                            weights=hub.key_weights(), temperature=ANSWER_TEMPERATURE * hub.config.temperature)
+                            weights=hub.key_weights(), temperature=ANSWER_TEMPERATURE * hub.config.temperature,
+                            timing_temperature=None if ANSWER_TIMING is None else ANSWER_TIMING * hub.config.temperature)
         move = Move(tuple(p for p in offs if p in self.mine), tuple(ons))
         return self.played(move) if move.offs or move.ons else None
 

@@ -216,3 +216,20 @@ def test_a_configured_key_places_the_melody_degree_before_any_note_is_heard():
         "under A minor's tonic, Am should beat Dm, and Dm an A major chord the table never wrote"
     hub.config = Config(beats_per_bar=4)
     assert ChordPrior(table, hub, 69).log_p([69, 64, 60, 45]) == 0.0, "no key heard nor configured: no prior"
+
+
+def test_a_low_temperature_for_the_notes_does_not_cut_their_lengths_short():
+    # A note sounds; the model ends it half the time (0.5), ends the step 30%, strikes some note 20%.
+    model = FixedModel(end=0.3)
+    ons = [VOCAB.id(on_token(p)) for p in range(21, 109)]
+    model.probs[:] = 0.0
+    model.probs[ons] = 0.2 / len(ons)
+    model.probs[VOCAB.id(off_token(60))] = 0.5
+    model.probs[VOCAB.id(STEP)] = 0.3
+
+    def ended(**temperatures):
+        hub = Hub(model, texture={60})
+        return np.mean([60 in imagine(hub, {60}, (0, 16), **temperatures)[0] for _ in range(400)])
+
+    assert ended(temperature=0.3) > 0.85, "one low temperature: the likeliest token, the end, nearly always"
+    assert 0.4 < ended(temperature=0.3, timing_temperature=1.0) < 0.6, "the end as often as the model says"
