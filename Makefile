@@ -49,6 +49,7 @@ audition: setup-train
 	  $(BIN)/jamd-train audition folk $(FOLK_HELD_OUT) --mode $$mode --json > bench/results/audition-folk-$$mode.json; \
 	  $(BIN)/jamd-train audition nottingham $(DATA)/nottingham/ABC_cleaned --mode $$mode --json > bench/results/audition-nottingham-$$mode.json; \
 	done
+	$(BIN)/jamd-train audition folk $(DATA)/essen-kern/deutschl --mode next --json > bench/results/audition-folk-deutschl-next.json
 	$(BIN)/jamd-train audition nottingham-chords $(DATA)/nottingham/MIDI --mode chords --json > bench/results/audition-nottingham-chords-chords.json
 	$(BIN)/jamd-train audition-poly piano --json > bench/results/audition-piano-respond.json
 	$(BIN)/jamd-train audition-harmonize piano --json > bench/results/audition-piano-harmonize.json

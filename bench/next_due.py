@@ -1,15 +1,17 @@
-"""Choose next mode's ``DUE`` (``daemon/modes.py``): how likely the player's next onset must be
-before a guess that clashes with the note they hold sounds.
+"""Choose next mode's ``DUE`` or ``NOTES`` (``daemon/modes.py``).
 
-Too high, and the player's next note often comes first, so the guess is never heard; too low, and
-the guess sounds over the held note. Measured on held-out tunes the README's audition reports do not use: each
+``DUE``: how likely the player's next onset must be before a guess that clashes with the note they
+hold sounds. Too high, and the player's next note often comes first, so the guess is never heard;
+too low, and the guess sounds over the held note. ``NOTES``: the weight (per unit of
+``stm_strength``) of the note-level short-term model in the guess; 0 leaves the guess to the
+model and the grid-step short-term model. Measured on held-out tunes the README's audition reports do not use: each
 model's own held-out tunes (`nottingham`'s, and `folk`'s deutschl songs) outside the 40 a report
 on them plays (the first 40 of the seed-0 draw). `folk`'s main report plays the unheard
-essenFolksong regions, which choose nothing. Prints, for each DUE, the audition's next figures,
-and the DUE chosen: both of issue 13's next targets met on every model, then the widest margin on
+essenFolksong regions, which choose nothing. Prints, for each value, the audition's next figures,
+and the value chosen: both of issue 13's next targets met on every model, then the widest margin on
 the target it comes closest to missing.
 
-    .venv/bin/python bench/next_due.py [--tunes 40] [--seeds 2]
+    .venv/bin/python bench/next_due.py [--setting DUE|NOTES] [--tunes 40] [--seeds 2]
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from jamd.daemon.model import load_model  # noqa: E402
 from jamd.training.playalong import measure  # noqa: E402
 from jamd.training.tunes import pick  # noqa: E402
 
-DUES = (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6)
+VALUES = {"DUE": (0.0, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6),
+          "NOTES": (0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0)}
 REPORT_TUNES = 40
 DATA = {"nottingham": REPO.parent / "shared/data/nottingham/ABC_cleaned",
         "folk": REPO.parent / "shared/data/essen-kern/deutschl"}
@@ -46,26 +49,28 @@ def tuning_tunes(name: str, count: int) -> list:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--setting", choices=sorted(VALUES), default="DUE", help="what to choose (default DUE)")
     parser.add_argument("--tunes", type=int, default=40, help="tunes per model (default 40)")
     parser.add_argument("--seeds", type=int, default=2, help="engine runs per tune (default 2)")
     parser.add_argument("--models", nargs="+", default=list(DATA), help="models to tune on")
     args = parser.parse_args()
-    shipped = modes.DUE
+    setting, values = args.setting, VALUES[args.setting]
+    shipped = getattr(modes, setting)
     seeds = list(range(args.seeds))
-    margins = {due: [] for due in DUES}  # every model's margin on each target, negative if missed
+    margins = {value: [] for value in values}  # every model's margin on each target, negative if missed
     for name in args.models:
         model, tunes = tuning_tunes(name, args.tunes)
         print(f"{name}: {len(tunes)} held-out tunes outside its report, {len(seeds)} seeds")
-        print("  DUE   " + "  ".join(f"{f:>19}" for f in FIGURES))
-        for due in DUES:
-            modes.DUE = due
+        print(f"  {setting:5} " + "  ".join(f"{f:>19}" for f in FIGURES))
+        for value in values:
+            setattr(modes, setting, value)
             began = time.perf_counter()
             jamd = measure(model, tunes, "next", seeds)["jamd"]
             row = "  ".join(f"{jamd[f].value:19.1%}" for f in FIGURES)
-            margins[due] += [jamd["next_correct"].value - CORRECT, DISSONANT - jamd["dissonant_with_held"].value]
-            print(f"  {due:.2f}  {row}   ({time.perf_counter() - began:.0f} s)", flush=True)
-    chosen = max(DUES, key=lambda due: min(margins[due]))
-    print(f"chosen: DUE = {chosen} (closest target {min(margins[chosen]):+.1%}; shipped {shipped})")
+            margins[value] += [jamd["next_correct"].value - CORRECT, DISSONANT - jamd["dissonant_with_held"].value]
+            print(f"  {value:5.2f} {row}   ({time.perf_counter() - began:.0f} s)", flush=True)
+    chosen = max(values, key=lambda value: min(margins[value]))
+    print(f"chosen: {setting} = {chosen} (closest target {min(margins[chosen]):+.1%}; shipped {shipped})")
     return 0
 
 

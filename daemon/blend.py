@@ -31,6 +31,14 @@ short-term 0.950 / 2.534 / 40.5 %, the n-gram baseline 1.294 / 3.234 / 36.9 %.
 A larger bias trusts the short-term model whenever it is sure, and early in a piece a PPM is
 sure on little evidence.
 
+The same model at the level of notes (``next_notes``): the player's melody as a sequence of
+pitches, whatever their lengths, orders 0..``NOTE_ORDER``. A grid-step context of 6 steps sees
+two or three notes at most, and none after a long one (it is all holds); a note context sees a
+motif however it is timed, and a tune's opening bars are mostly its motifs again. next mode
+blends it into its guess (``jamd.daemon.modes.Next``; ``bench/next_due.py --setting NOTES`` chose
+its weight on held-out tunes no report plays: next correct 46.0% -> 47.0% on folk's, 46.7% ->
+48.3% on nottingham's).
+
 Cost (``bench/model_step.py`` prints each beside the LSTM step, 45-75 us on an x86-64 core):
 learning a token, every grid step, 4-6 us; querying the short-term model and blending, only on
 a step where jamd plays, 9 + 9 us for folk (89 tokens), 10 + 10 us for nottingham (321) and
@@ -52,6 +60,9 @@ STM_ORDER = 6  # longest context, grid steps: beyond that a session rarely repea
 STM_WINDOW = 2048  # tokens remembered: 5 minutes at 100 bpm in 16ths (0.15 s a step)
 BIAS = 0.5  # entropy exponent of the weights (measured: see the module docstring)
 FIRST_PITCH = len(SPECIAL_TOKENS)  # ids below are start, rest and hold; from here on pitch sets
+NOTE_ORDER = 5  # longest context of the note-level model, in notes (6 and 8 guessed the same)
+NOTE_WINDOW = 512  # notes remembered: a few tunes' worth
+MIDI_PITCHES = 128
 _FLOOR = 1e-12  # probabilities below this are floored before the log (an LSTM softmax may underflow)
 
 
@@ -110,7 +121,9 @@ class ShortTerm:
         self.enabled = enabled
         self.order, self.window = order, window
         self.ppm = PPM(vocab_size, order, window)
+        self.notes = PPM(MIDI_PITCHES, NOTE_ORDER, NOTE_WINDOW)  # the player's melody, note by note
         self._stm = np.empty(vocab_size, np.float64)  # the short-term model's own distribution
+        self._next_notes = np.empty(MIDI_PITCHES, np.float64)
         self._out = np.empty(vocab_size, np.float64)  # what ``blend`` returns
 
     @classmethod
@@ -125,6 +138,16 @@ class ShortTerm:
         """
         if self.enabled:
             self.ppm.update(token, learn=True)
+
+    def learn_note(self, pitch: int) -> None:
+        """Count the player's note ``pitch`` (MIDI; the top of a chord) after the notes before it."""
+        if self.enabled:
+            self.notes.update(pitch, learn=True)
+
+    def next_notes(self) -> np.ndarray:
+        """Probabilities (128, by MIDI pitch, all > 0) of the player's next note from the notes they
+        played before in the session; an array of this object's own, overwritten by the next call."""
+        return self.notes.distribution(self._next_notes)
 
     def blend(self, lstm: np.ndarray, strength: float) -> np.ndarray:
         """``lstm`` (the LSTM's prediction after the last learned token) blended with this session's.
@@ -154,7 +177,9 @@ class ShortTerm:
     def reset(self) -> None:
         """A new phrase: forget the context, keep what was learned."""
         self.ppm.reset()
+        self.notes.reset()
 
     def forget(self) -> None:
         """A new session: forget everything learned."""
         self.ppm = PPM(self.ppm.vocab_size, self.order, self.window)
+        self.notes = PPM(MIDI_PITCHES, NOTE_ORDER, NOTE_WINDOW)

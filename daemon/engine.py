@@ -394,6 +394,8 @@ class Engine:
             self.stm.learn(token)
         self.stats["steps"] += 1
         self.player.hear(player, self._onsets, self._held)
+        if self.player.onset:
+            self.stm.learn_note(self.player.pitch)
         self._hear_phrase(k, token, player)
         self._onsets.clear()
         steps_per_bar = self.clock.steps_per_beat * self.config.beats_per_bar
@@ -519,6 +521,11 @@ class Engine:
         if self._peeked is not None and self._peeked[0] == self.model.steps:
             return self._peeked[1].copy()  # the look-ahead left the model's scores of its last branch
         return self.stm.blend(self.model.probabilities(), self.config.stm_strength)
+
+    def next_notes(self) -> np.ndarray:
+        """The player's next note, 128 probabilities by MIDI pitch, from the notes they played
+        before in the session (``ShortTerm.next_notes``); overwritten by the next call."""
+        return self.stm.next_notes()
 
     def draw(self, probs: np.ndarray) -> int:
         """A token id drawn from ``probs`` at the configured temperature and top-k."""

@@ -18,7 +18,8 @@ What a behaviour gets from the hub (tests give a small fake with fixed probabili
 ``outputs`` (what the probabilities score), ``probabilities()`` (the LSTM blended with the
 short-term model), ``draw(probs)`` (temperature, top-k, the seeded generator) and
 ``look_ahead(steps)`` (probabilities ``steps`` steps on if nothing new starts, from a copy of the
-model's state). Chords mode is in ``daemon/accompany.py``.
+model's state) and ``next_notes()`` (the player's next note by MIDI pitch, from the notes they
+played before: the short-term model's note level). Chords mode is in ``daemon/accompany.py``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from jamd.daemon import harmony
+from jamd.daemon.blend import blend
 from jamd.daemon.encoding import HOLD_ID, REST_ID
 
 RELEASE: tuple[int, ...] = ()
@@ -41,6 +43,9 @@ LINE = (0.1, 0.1, 0.05)
 CONSONANCE = 8.0  # duet: exponent on the consonance with the player's expected note (0 = ignore it)
 DUE = 0.25  # next: a clashing guess sounds on the step by which the next onset is this likely (bench/next_due.py)
 LOOK_BEATS = 2  # next: how far ahead (beats) the next onset is looked for
+# next: weight of the note-level short-term model in the guess, per unit of stm_strength (1 at the
+# default 0.25; bench/next_due.py --setting NOTES)
+NOTES = 4.0
 
 
 class Player:
@@ -259,7 +264,8 @@ class Duet(Behaviour):
 
 
 class Next(Behaviour):
-    """After each note the player starts, jamd's guess at their next note, sounded on the step the
+    """After each note the player starts, jamd's guess at their next note (the model's, blended with
+    the note that followed the same notes earlier in the session), sounded on the step the
     next onset is likely due (``DUE``, looked up to ``LOOK_BEATS`` ahead) if it would clash with the
     note the player holds, at once if it would not; held at most a beat."""
 
@@ -301,6 +307,11 @@ class Next(Behaviour):
             likeliest = max(likeliest, (waiting * onset, step + j))
             waiting *= 1.0 - onset
         total[~palette.is_pitch] = 0.0
+        strength = NOTES * hub.config.stm_strength
+        if strength > 0.0:  # which note followed these ones before, however each was timed
+            recalled = hub.next_notes()[palette.top]
+            recalled[~palette.is_pitch] = 0.0
+            total = blend(total, recalled, strength)
         return (likeliest[1] if due is None else due), int(np.argmax(total))
 
 

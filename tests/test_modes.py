@@ -27,7 +27,8 @@ def probs(**weights):
 class Hub:
     """What a behaviour asks of the engine, with fixed probabilities and the likeliest token drawn."""
 
-    def __init__(self, now, later=None, **settings):
+    def __init__(self, now, later=None, recalled=None, **settings):
+        self.recalled = recalled  # the note-level memory's next note (MIDI pitch), or none
         self.clock = Clock(120.0, 4)
         self.config = Config(**{"beats_per_bar": 4, **settings})
         self.player = Player()
@@ -44,6 +45,12 @@ class Hub:
 
     def look_ahead(self, steps):
         return [self.now.copy()] + [self.later.copy() for _ in range(steps - 1)]
+
+    def next_notes(self):
+        notes = np.full(128, 0.01)
+        if self.recalled is not None:
+            notes[self.recalled] = 1.0
+        return notes / notes.sum()
 
     def key(self):
         return key_of(self.player.counts)
@@ -175,6 +182,14 @@ def test_next_guess_is_the_likeliest_note_over_when_it_may_come():
     hub = Hub(probs(p69=0.3, hold=0.7), later=probs(p67=0.5, hold=0.5))
     played = drive(hub, Next(), [(0, 8, 64)], until=6)
     assert played[min(played)] == (67,)
+
+
+@pytest.mark.parametrize("stm_strength, guess", [(0.25, 64), (0.0, 67)], ids=["recalled", "memory off"])
+def test_next_guess_leans_to_the_note_that_followed_these_notes_before(stm_strength, guess):
+    # The model leans to G a little; earlier in the session E followed these notes.
+    hub = Hub(probs(p67=0.3, p64=0.25, p62=0.2, hold=0.25), recalled=64, stm_strength=stm_strength)
+    played = drive(hub, Next(), [(0, 8, 60)], until=6)
+    assert played[min(played)] == (guess,)
 
 
 def test_next_releases_its_guess_after_a_beat():
