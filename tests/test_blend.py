@@ -179,20 +179,19 @@ def next_guesses_of_a_motif(model, seed: int) -> tuple[int, int]:
     motif is played, each time in another rhythm (eighths, dotted, quarters, swung)."""
     rhythms = [(0.25,), (0.375, 0.125), (0.5,), (0.3, 0.2)]
     notes, now = [], 0.0
-    for time, rhythm in enumerate(rhythms):
+    for rhythm in rhythms:
         for i, pitch in enumerate(MOTIF):
             length = rhythm[i % len(rhythm)]
             notes.append((now, now + length - 0.02, pitch))
             now += length
     engine = make_engine(model, seed=seed, mode="next", beats_per_bar=4)
     ons = note_ons(run(engine, note_events(notes), until=now + 1.0), JAMD)
-    scored = notes[2 * len(MOTIF):-1]
+    later = notes[2 * len(MOTIF):]
     correct = 0
-    for i, (start, _, _) in enumerate(scored):
-        following = notes[2 * len(MOTIF) + i + 1]
-        guesses = [m.note for t, m in ons if start < t <= following[0] + 1e-6]
-        correct += bool(guesses) and guesses[0] == following[2]
-    return correct, len(scored)
+    for (start, _, _), (next_start, _, next_pitch) in zip(later, later[1:]):
+        guesses = [m.note for t, m in ons if start < t <= next_start + 1e-6]
+        correct += bool(guesses) and guesses[0] == next_pitch
+    return correct, len(later) - 1
 
 
 def test_next_guesses_a_motif_played_again_however_it_is_timed(folk_model, monkeypatch):
