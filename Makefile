@@ -43,6 +43,8 @@ clean:
 
 # The musicianship report of every shipped model (README "Musicianship"), JSON in bench/results/.
 FOLK_HELD_OUT = $(foreach f,han1 han2 irl lot lux folkHaydn,music21:essenFolksong/$(f).abc)
+FOLK_HELD_OUT_HAN = $(foreach f,han1 han2,music21:essenFolksong/$(f).abc)
+FOLK_HELD_OUT_EUROPE = $(foreach f,irl lot lux folkHaydn,music21:essenFolksong/$(f).abc)
 audition: setup-train
 	mkdir -p bench/results
 	for mode in respond duet next; do \
@@ -50,6 +52,8 @@ audition: setup-train
 	  $(BIN)/jamd-train audition nottingham $(DATA)/nottingham/ABC_cleaned --mode $$mode --json > bench/results/audition-nottingham-$$mode.json; \
 	done
 	$(BIN)/jamd-train audition folk $(DATA)/essen-kern/deutschl --mode next --json > bench/results/audition-folk-deutschl-next.json
+	$(BIN)/jamd-train audition folk $(FOLK_HELD_OUT_HAN) --mode next --json > bench/results/audition-folk-han-next.json
+	$(BIN)/jamd-train audition folk $(FOLK_HELD_OUT_EUROPE) --mode next --json > bench/results/audition-folk-europe-next.json
 	$(BIN)/jamd-train audition nottingham-chords $(DATA)/nottingham/MIDI --mode chords --json > bench/results/audition-nottingham-chords-chords.json
 	$(BIN)/jamd-train audition-poly piano --json > bench/results/audition-piano-respond.json
 	$(BIN)/jamd-train audition-harmonize piano --json > bench/results/audition-piano-harmonize.json

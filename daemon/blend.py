@@ -37,7 +37,8 @@ two or three notes at most, and none after a long one (it is all holds); a note 
 motif however it is timed, and a tune's opening bars are mostly its motifs again. next mode
 blends it into its guess (``jamd.daemon.modes.Next``; ``bench/next_due.py --setting NOTES`` chose
 its weight on held-out tunes no report plays: next correct 46.0% -> 47.0% on folk's, 46.7% ->
-48.3% on nottingham's).
+48.3% on nottingham's), trusting it more or less as it guessed the player's last notes better or
+worse than the model (``jamd.daemon.modes.EVIDENCE``).
 
 Cost (``bench/model_step.py`` prints each beside the LSTM step, 45-75 us on an x86-64 core):
 learning a token, every grid step, 4-6 us; querying the short-term model and blending, only on

@@ -24,6 +24,8 @@ played before: the short-term model's note level). Chords mode is in ``daemon/ac
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from jamd.daemon import harmony
@@ -46,6 +48,12 @@ LOOK_BEATS = 2  # next: how far ahead (beats) the next onset is looked for
 # next: weight of the note-level short-term model in the guess, per unit of stm_strength (1 at the
 # default 0.25; bench/next_due.py --setting NOTES)
 NOTES = 4.0
+# next: the note memory's weight is also scaled by how much better than the model it guessed the
+# player's last notes (the ratio of their probabilities of each actual note, this share of it kept
+# a note later; None = off), so a tune the model knows little leans on its own repeats, one it
+# knows on the model (bench/next_due.py --setting EVIDENCE)
+EVIDENCE: float | None = 0.5
+EVIDENCE_CAP = 4.0  # the evidence scales that weight by at most e**4 either way
 
 
 class Player:
@@ -265,7 +273,8 @@ class Duet(Behaviour):
 
 class Next(Behaviour):
     """After each note the player starts, jamd's guess at their next note (the model's, blended with
-    the note that followed the same notes earlier in the session), sounded on the step the
+    the note that followed the same notes earlier in the session, each trusted as far as it guessed
+    the player's last notes), sounded on the step the
     next onset is likely due (``DUE``, looked up to ``LOOK_BEATS`` ahead) if it would clash with the
     note the player holds, at once if it would not; held at most a beat."""
 
@@ -273,13 +282,26 @@ class Next(Behaviour):
         self.due: int | None = None  # the step the guess is to sound on
         self.guess = REST_ID  # the guess, a token
         self.began: int | None = None  # step of the guess sounding
+        self.evidence = 0.0  # log of how much better the note memory guessed the player's notes
+        self._guessed: tuple[np.ndarray, np.ndarray] | None = None  # (model, memory), by token
 
     def stop(self) -> None:
         self.due = self.began = None
 
+    def _weigh_evidence(self, pitch: int, palette) -> None:
+        """The player played ``pitch``: which of the last guess's two halves saw it coming."""
+        if self._guessed is None or EVIDENCE is None:
+            return
+        model, memory = self._guessed
+        hit = palette.top == pitch
+        # + 1e-3: a note neither saw coming (a new phrase, a slip) says little about either
+        ratio = (float(memory[hit].sum()) + 1e-3) / (float(model[hit].sum()) + 1e-3)
+        self.evidence = min(max(EVIDENCE * self.evidence + math.log(ratio), -EVIDENCE_CAP), EVIDENCE_CAP)
+
     def decide(self, step: int, hub) -> tuple[int, ...] | None:
         player, palette, beat = hub.player, hub.palette, hub.clock.steps_per_beat
         if player.onset:
+            self._weigh_evidence(player.pitch, palette)
             due, self.guess = self._guess(step, hub)
             # A guess that clashes with the note held waits until that note is likely over; one
             # that does not may sound at once.
@@ -311,7 +333,12 @@ class Next(Behaviour):
         if strength > 0.0:  # which note followed these ones before, however each was timed
             recalled = hub.next_notes()[palette.top]
             recalled[~palette.is_pitch] = 0.0
-            total = blend(total, recalled, strength)
+            if EVIDENCE is not None:
+                if self._guessed is None:
+                    self._guessed = (np.empty_like(total), np.empty_like(recalled))
+                np.divide(total, total.sum(), out=self._guessed[0])
+                np.divide(recalled, recalled.sum(), out=self._guessed[1])
+            total = blend(total, recalled, strength * np.exp(self.evidence))
         return (likeliest[1] if due is None else due), int(np.argmax(total))
 
 

@@ -9,6 +9,7 @@ from jamd.daemon.config import Config
 from jamd.daemon.encoding import HOLD_ID, REST_ID, Vocabulary
 from jamd.daemon.harmony import Palette, consonance, key_of
 from jamd.daemon.model import sample
+from jamd.daemon import modes
 from jamd.daemon.modes import RELEASE, Duet, Next, Player, Respond
 
 PITCHES = tuple(range(55, 85))
@@ -190,6 +191,16 @@ def test_next_guess_leans_to_the_note_that_followed_these_notes_before(stm_stren
     hub = Hub(probs(p67=0.3, p64=0.25, p62=0.2, hold=0.25), recalled=64, stm_strength=stm_strength)
     played = drive(hub, Next(), [(0, 8, 60)], until=6)
     assert played[min(played)] == (guess,)
+
+
+@pytest.mark.parametrize("evidence, guesses", [(0.5, [64] + [67] * 5), (None, [64] * 6)], ids=["weighed", "off"])
+def test_next_trusts_the_memory_less_once_the_model_guessed_the_players_notes_better(monkeypatch, evidence, guesses):
+    # The session's memory insists on E after every note, the model leans to G; the player plays G
+    # again and again. Weighed by how each guessed the notes so far, the guess turns to G.
+    monkeypatch.setattr(modes, "EVIDENCE", evidence)
+    hub = Hub(probs(p67=0.5, p64=0.2, p62=0.05, hold=0.25), recalled=64)
+    played = drive(hub, Next(), phrase((60, 67, 67, 67, 67, 67), 4), until=24)
+    assert [played[k][0] for k in sorted(played) if played[k]] == guesses
 
 
 def test_next_releases_its_guess_after_a_beat():
