@@ -6,12 +6,12 @@ too low, and the guess sounds over the held note. ``NOTES``: the weight (per uni
 ``stm_strength``) of the note-level short-term model in the guess; 0 leaves the guess to the
 model and the grid-step short-term model. ``EVIDENCE``: how long the note memory's record of
 guessing the player's notes better or worse than the model lasts (None = its weight never
-follows it). Measured on held-out tunes the README's audition reports do not use: each
-model's own held-out tunes (`nottingham`'s, and `folk`'s deutschl songs) outside the 40 a report
-on them plays (the first 40 of the seed-0 draw). `folk`'s main report plays the unheard
-essenFolksong regions, which choose nothing; ``folk@oneills`` is `folk` on 60 of O'Neill's
-Irish tunes (music21's corpus), a style it never trained on, which no report plays. Prints, for each value, the audition's next figures,
-and the value chosen: both of issue 13's next targets met on every model, then the widest margin on
+follows it). Measured on held-out tunes the README's audition reports do not use: each model's
+own held-out tunes (`nottingham`'s, and `folk`'s deutschl songs) outside the 40 a report on them
+plays (the first 40 of the seed-0 draw). `folk`'s main report plays the unheard essenFolksong
+regions, which choose nothing; ``folk@oneills`` is `folk` on O'Neill's Irish tunes (music21's
+corpus), a style it never trained on, which no report plays. Prints, for each value, the
+audition's next figures, and the value chosen: both of issue 13's next targets met on every model, then the widest margin on
 the target it comes closest to missing.
 
     .venv/bin/python bench/next_due.py [--setting DUE|NOTES|EVIDENCE] [--tunes 40] [--seeds 2]
@@ -48,9 +48,9 @@ CORRECT, DISSONANT = 0.45, 0.15  # issue 13: next_correct >= 45%, dissonant_with
 def tuning_tunes(name: str, count: int) -> list:
     """Held-out tunes of model ``name`` that the README's report does not play."""
     model = load_model(name.split("@")[0])
-    validation = model.sidecar.training.get("validation_songs")
     if "@" in name:  # no report plays these
         return model, pick([str(DATA[name])], None, count, 0)[0]
+    validation = model.sidecar.training.get("validation_songs")
     tunes, _ = pick([str(DATA[name])], validation, 10_000, 0)
     report = {t.name for t in tunes[:REPORT_TUNES]}
     return model, [t for t in tunes if t.name not in report][:count]

@@ -274,9 +274,9 @@ class Duet(Behaviour):
 class Next(Behaviour):
     """After each note the player starts, jamd's guess at their next note (the model's, blended with
     the note that followed the same notes earlier in the session, each trusted as far as it guessed
-    the player's last notes), sounded on the step the
-    next onset is likely due (``DUE``, looked up to ``LOOK_BEATS`` ahead) if it would clash with the
-    note the player holds, at once if it would not; held at most a beat."""
+    the player's last notes), sounded on the step the next onset is likely due (``DUE``, looked up
+    to ``LOOK_BEATS`` ahead) if it would clash with the note the player holds, at once if it would
+    not; held at most a beat."""
 
     def __init__(self) -> None:
         self.due: int | None = None  # the step the guess is to sound on
@@ -338,7 +338,7 @@ class Next(Behaviour):
                     self._guessed = (np.empty_like(total), np.empty_like(recalled))
                 np.divide(total, total.sum(), out=self._guessed[0])
                 np.divide(recalled, recalled.sum(), out=self._guessed[1])
-            total = blend(total, recalled, strength * np.exp(self.evidence))
+            total = blend(total, recalled, strength * math.exp(self.evidence))
         return (likeliest[1] if due is None else due), int(np.argmax(total))
 
 

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
+from jamd.daemon import modes
 from jamd.daemon.accompany import Chords
 from jamd.daemon.clock import Clock
 from jamd.daemon.config import Config
 from jamd.daemon.encoding import HOLD_ID, REST_ID, Vocabulary
 from jamd.daemon.harmony import Palette, consonance, key_of
 from jamd.daemon.model import sample
-from jamd.daemon import modes
 from jamd.daemon.modes import RELEASE, Duet, Next, Player, Respond
 
 PITCHES = tuple(range(55, 85))
